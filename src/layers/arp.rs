@@ -1,0 +1,133 @@
+//! ARP (RFC 826) for Ethernet and IPv4 addresses.
+
+use super::{Binding, Field, Kind, Proto, ether::ETHERTYPES};
+use crate::packet::Packet;
+use std::net::Ipv4Addr;
+
+static OPS: &[(u64, &str)] = &[
+    (1, "who-has"),
+    (2, "is-at"),
+    (3, "RARP-req"),
+    (4, "RARP-rep"),
+    (5, "Dyn-RARP-req"),
+    (6, "Dyn-RARP-rep"),
+    (7, "Dyn-RARP-err"),
+    (8, "InARP-req"),
+    (9, "InARP-rep"),
+];
+
+static HWTYPES: &[(u64, &str)] = &[
+    (1, "Ethernet"),
+    (6, "IEEE802"),
+    (15, "FrameRelay"),
+    (24, "IEEE1394"),
+];
+
+/// The address fields are laid out for 6-byte hardware and 4-byte protocol addresses.
+fn ether_ipv4(h: &[u8]) -> bool {
+    h.len() >= 6 && h[4] == 6 && h[5] == 4
+}
+
+static FIELDS: &[Field] = &[
+    Field::new("hwtype", 0, 16, Kind::Enum(HWTYPES), "hardware type"),
+    Field::new("ptype", 16, 16, Kind::HexEnum(ETHERTYPES), "protocol type"),
+    Field::new("hwlen", 32, 8, Kind::Int, "hardware address length"),
+    Field::new("plen", 40, 8, Kind::Int, "protocol address length"),
+    Field::new(
+        "op",
+        48,
+        16,
+        Kind::Enum(OPS),
+        "operation: who-has (request) or is-at (reply)",
+    ),
+    Field::new("hwsrc", 64, 48, Kind::Mac, "sender hardware address").when(ether_ipv4),
+    Field::new("psrc", 112, 32, Kind::Ipv4, "sender protocol address").when(ether_ipv4),
+    Field::new("hwdst", 144, 48, Kind::Mac, "target hardware address").when(ether_ipv4),
+    Field::new("pdst", 192, 32, Kind::Ipv4, "target protocol address").when(ether_ipv4),
+];
+
+pub static ARP: Proto = Proto {
+    name: "ARP",
+    accessor: "arp",
+    aliases: &[],
+    doc: "Address Resolution Protocol for Ethernet/IPv4.",
+    fields: FIELDS,
+    template: &[
+        0, 1, 8, 0, 6, 4, 0, 1, // hwtype ptype hwlen plen op
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // hwsrc psrc
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // hwdst pdst
+    ],
+    min_len: 8,
+    header_len,
+    payload_len: None,
+    next: |_, _, _| None,
+    bindings: &[
+        Binding {
+            lower: "Ether",
+            field: "type",
+            value: 0x0806,
+        },
+        Binding {
+            lower: "Dot1Q",
+            field: "type",
+            value: 0x0806,
+        },
+        Binding {
+            lower: "Ether",
+            field: "type",
+            value: 0x8035,
+        },
+    ],
+    build: super::build_nothing,
+    checksum: None,
+    answers,
+    summary,
+    relayout: None,
+};
+
+fn header_len(b: &[u8]) -> usize {
+    if b.len() < 6 {
+        return 28;
+    }
+    8 + 2 * (b[4] as usize + b[5] as usize)
+}
+
+fn ip(h: &[u8], at: usize) -> Ipv4Addr {
+    Ipv4Addr::new(h[at], h[at + 1], h[at + 2], h[at + 3])
+}
+
+fn mac(h: &[u8], at: usize) -> String {
+    let mut m = [0u8; 6];
+    m.copy_from_slice(&h[at..at + 6]);
+    super::format_mac(&m)
+}
+
+/// An is-at answers the who-has for its sender address, sent from the address it is sent to.
+fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
+    let (r, s) = (reply.header(ri), sent.header(si));
+    if r.len() < 28 || s.len() < 28 || !ether_ipv4(r) || !ether_ipv4(s) {
+        return false;
+    }
+    let (rop, sop) = (super::read_bits(r, 48, 16), super::read_bits(s, 48, 16));
+    rop == sop + 1 && sop % 2 == 1 && r[14..18] == s[24..28] && r[24..28] == s[14..18]
+}
+
+fn summary(p: &Packet, idx: usize) -> Option<String> {
+    let h = p.header(idx);
+    let l = p.raw_bytes().len() - p.layers()[idx].off;
+    if h.len() < 28 || !ether_ipv4(h) {
+        return Some(format!(
+            "ARP, hardware type {}, length {l}",
+            super::read_bits(h, 0, 16)
+        ));
+    }
+    Some(match super::read_bits(h, 48, 16) {
+        1 => format!(
+            "ARP, Request who-has {} tell {}, length {l}",
+            ip(h, 24),
+            ip(h, 14)
+        ),
+        2 => format!("ARP, Reply {} is-at {}, length {l}", ip(h, 14), mac(h, 8)),
+        op => format!("ARP, op {op} {} > {}, length {l}", ip(h, 14), ip(h, 24)),
+    })
+}

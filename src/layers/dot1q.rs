@@ -1,0 +1,69 @@
+//! IEEE 802.1Q VLAN tag (and 802.1ad outer tags).
+
+use super::{Auto, Binding, Changed, Field, Kind, Lookup, Next, Proto, ether::ETHERTYPES};
+use crate::packet::Packet;
+
+static FIELDS: &[Field] = &[
+    Field::new("prio", 0, 3, Kind::Int, "priority code point (0-7)"),
+    Field::new(
+        "id",
+        3,
+        1,
+        Kind::Int,
+        "drop eligible indicator (DEI, formerly CFI)",
+    ),
+    Field::new("vlan", 4, 12, Kind::Int, "VLAN identifier (0-4095)"),
+    Field::new(
+        "type",
+        16,
+        16,
+        Kind::HexEnum(ETHERTYPES),
+        "EtherType of the payload (follows the layer above unless set)",
+    )
+    .auto(Auto::Next),
+];
+
+pub static DOT1Q: Proto = Proto {
+    name: "Dot1Q",
+    accessor: "dot1q",
+    aliases: &["802.1Q", "vlan"],
+    doc: "IEEE 802.1Q VLAN tag.",
+    fields: FIELDS,
+    template: &[0x00, 0x01, 0x90, 0x00],
+    min_len: 4,
+    header_len: |_| 4,
+    payload_len: None,
+    next,
+    bindings: &[
+        Binding {
+            lower: "Ether",
+            field: "type",
+            value: 0x8100,
+        },
+        Binding {
+            lower: "Ether",
+            field: "type",
+            value: 0x88a8,
+        },
+        Binding {
+            lower: "Dot1Q",
+            field: "type",
+            value: 0x8100,
+        },
+    ],
+    build,
+    checksum: None,
+    answers: |_, _, _, _| true,
+    summary: super::summary_none,
+    relayout: None,
+};
+
+fn next(hdr: &[u8], _payload: &[u8], lookup: &Lookup) -> Option<Next> {
+    lookup("type", super::read_bits(hdr, 16, 16)).map(Next::plain)
+}
+
+fn build(p: &mut Packet, idx: usize, ch: Changed) {
+    if ch.this || ch.payload {
+        super::build_next_field(p, idx, "type");
+    }
+}

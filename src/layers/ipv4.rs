@@ -1,0 +1,215 @@
+//! IPv4 (RFC 791) with options.
+
+use super::{Auto, Binding, Changed, Field, Kind, Lookup, Next, Proto};
+use crate::packet::Packet;
+use std::net::Ipv4Addr;
+
+/// IP protocol numbers, shared with every field that holds one.
+pub static IP_PROTOS: &[(u64, &str)] = &[
+    (1, "icmp"),
+    (2, "igmp"),
+    (4, "ipencap"),
+    (6, "tcp"),
+    (17, "udp"),
+    (41, "ipv6"),
+    (47, "gre"),
+    (50, "esp"),
+    (51, "ah"),
+    (58, "ipv6-icmp"),
+    (89, "ospf"),
+    (103, "pim"),
+    (112, "vrrp"),
+    (132, "sctp"),
+];
+
+static FIELDS: &[Field] = &[
+    Field::new("version", 0, 4, Kind::Int, "IP version (4)"),
+    Field::new(
+        "ihl",
+        4,
+        4,
+        Kind::Int,
+        "header length in 32-bit words (computed unless set)",
+    )
+    .auto(Auto::Len),
+    Field::new("tos", 8, 8, Kind::Hex, "type of service / DSCP and ECN"),
+    Field::new(
+        "len",
+        16,
+        16,
+        Kind::Int,
+        "total length in bytes (computed unless set)",
+    )
+    .auto(Auto::Len),
+    Field::new("id", 32, 16, Kind::Int, "identification"),
+    Field::new(
+        "flags",
+        48,
+        3,
+        Kind::Flags(&["MF", "DF", "evil"]),
+        "fragmentation flags: MF, DF (and the reserved 'evil' bit)",
+    ),
+    Field::new("frag", 51, 13, Kind::Int, "fragment offset in 8-byte units"),
+    Field::new("ttl", 64, 8, Kind::Int, "time to live"),
+    Field::new(
+        "proto",
+        72,
+        8,
+        Kind::Enum(IP_PROTOS),
+        "protocol of the payload (follows the layer above unless set)",
+    )
+    .auto(Auto::Next),
+    Field::new(
+        "chksum",
+        80,
+        16,
+        Kind::Hex,
+        "header checksum (computed unless set)",
+    )
+    .auto(Auto::Chksum),
+    Field::new("src", 96, 32, Kind::Ipv4, "source address"),
+    Field::new("dst", 128, 32, Kind::Ipv4, "destination address"),
+    Field::new(
+        "options",
+        160,
+        0,
+        Kind::Bytes,
+        "options, raw bytes (padded to 4 bytes when built)",
+    ),
+];
+
+pub static IPV4: Proto = Proto {
+    name: "IPv4",
+    accessor: "ip",
+    aliases: &["IP"],
+    doc: "Internet Protocol version 4.",
+    fields: FIELDS,
+    template: &[
+        0x45, 0, 0, 20, 0, 1, 0, 0, 64, 0, 0,
+        0, // version/ihl tos len id flags/frag ttl proto chksum
+        0, 0, 0, 0, 127, 0, 0, 1, // src dst
+    ],
+    min_len: 20,
+    header_len: |b| {
+        b.first()
+            .map(|v| ((v & 0x0f) as usize * 4).max(20))
+            .unwrap_or(20)
+    },
+    payload_len: Some(payload_len),
+    next,
+    bindings: &[
+        Binding {
+            lower: "Ether",
+            field: "type",
+            value: 0x0800,
+        },
+        Binding {
+            lower: "Dot1Q",
+            field: "type",
+            value: 0x0800,
+        },
+        Binding {
+            lower: "IPv4",
+            field: "proto",
+            value: 4,
+        },
+    ],
+    build,
+    checksum: Some(checksum),
+    answers,
+    summary,
+    relayout: None,
+};
+
+fn payload_len(h: &[u8]) -> Option<usize> {
+    let total = super::read_bits(h, 16, 16) as usize;
+    // A zero or impossible total length (TSO captures) leaves the payload to the end.
+    total.checked_sub(h.len()).filter(|_| total >= 20)
+}
+
+fn next(h: &[u8], _payload: &[u8], lookup: &Lookup) -> Option<Next> {
+    if super::read_bits(h, 51, 13) != 0 {
+        return None; // a later fragment: the payload is not a header
+    }
+    lookup("proto", super::read_bits(h, 72, 8)).map(Next::plain)
+}
+
+fn build(p: &mut Packet, idx: usize, ch: Changed) {
+    if !(ch.this || ch.payload) {
+        return;
+    }
+    let hl = p.header(idx).len();
+    if hl % 4 != 0 && !p.layers()[idx].truncated {
+        p.splice(idx, hl..hl, &vec![0u8; 4 - hl % 4]);
+    }
+    let hl = p.header(idx).len();
+    p.write_auto_named(idx, "ihl", (hl / 4).min(15) as u64);
+    if !p.layers()[idx].quoted {
+        let total = hl + p.payload(idx).len();
+        p.write_auto_named(idx, "len", total.min(0xffff) as u64);
+    }
+    super::build_next_field(p, idx, "proto");
+    if p.layers()[idx].dirty
+        && let Some(c) = checksum(p, idx)
+    {
+        p.write_auto_named(idx, "chksum", c as u64);
+    }
+}
+
+fn checksum(p: &Packet, idx: usize) -> Option<u16> {
+    let h = p.header(idx);
+    if h.len() < 20 {
+        return None;
+    }
+    Some(pnet_packet::util::checksum(h, 5))
+}
+
+/// Source and destination address of an IPv4 header.
+pub fn addrs(h: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    if h.len() < 20 {
+        return None;
+    }
+    Some((
+        Ipv4Addr::new(h[12], h[13], h[14], h[15]),
+        Ipv4Addr::new(h[16], h[17], h[18], h[19]),
+    ))
+}
+
+/// A reply comes from the address the request went to (any source for a
+/// broadcast or an ICMP error from a router on the path).
+fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
+    let (Some((rs, rd)), Some((ss, sd))) = (addrs(reply.header(ri)), addrs(sent.header(si))) else {
+        return false;
+    };
+    let icmp_error = reply
+        .layers()
+        .get(ri + 1)
+        .is_some_and(|l| l.proto.name == "ICMP" && super::icmp::is_error(reply.header(ri + 1)));
+    (rs == sd || icmp_error || sd.is_broadcast() || sd.is_multicast())
+        && (rd == ss || ss.is_unspecified())
+}
+
+fn summary(p: &Packet, idx: usize) -> Option<String> {
+    let h = p.header(idx);
+    let (s, d) = addrs(h)?;
+    let proto = super::read_bits(h, 72, 8);
+    let name = IP_PROTOS
+        .iter()
+        .find(|(v, _)| *v == proto)
+        .map(|(_, n)| n.to_string());
+    let frag = super::read_bits(h, 51, 13);
+    let mut out = format!(
+        "IP {s} > {d}: {}, length {}",
+        name.unwrap_or_else(|| format!("ip-proto-{proto}")),
+        p.payload(idx).len()
+    );
+    if frag != 0 || super::read_bits(h, 50, 1) == 1 {
+        out.push_str(&format!(
+            " (frag {}:{}@{})",
+            super::read_bits(h, 32, 16),
+            p.payload(idx).len(),
+            frag * 8
+        ));
+    }
+    Some(out)
+}

@@ -1,0 +1,746 @@
+//! The protocol registry and the declarative field tables.
+//!
+//! Every protocol lives in one file of this folder and exports one
+//! [`Proto`]: its field table (name, bit offset and width, kind, which
+//! automatic role the field plays), its default header bytes, and its hooks
+//! (header length, next-layer demultiplexing, automatic-field build,
+//! checksum, reply matching, one-line summary). Adding a protocol means adding
+//! its file and one line to [`REGISTRY`].
+//!
+//! Fields are read from and written to the packet's bytes directly: the bytes
+//! are the truth, the table only says where each field lives.
+
+pub mod arp;
+pub mod dot1q;
+pub mod ether;
+pub mod icmp;
+pub mod ipv4;
+pub mod padding;
+pub mod raw;
+pub mod tcp;
+pub mod udp;
+
+use crate::packet::Packet;
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Every protocol pktscript knows, in dissection-priority order.
+pub static REGISTRY: &[&Proto] = &[
+    &ether::ETHER,
+    &dot1q::DOT1Q,
+    &arp::ARP,
+    &ipv4::IPV4,
+    &icmp::ICMP,
+    &udp::UDP,
+    &tcp::TCP,
+    &raw::RAW,
+    &padding::PADDING,
+];
+
+/// How a field's bits are interpreted, shown and parsed.
+#[derive(Debug)]
+pub enum Kind {
+    /// Unsigned integer shown in decimal.
+    Int,
+    /// Unsigned integer shown in hexadecimal (types, checksums, ids).
+    Hex,
+    /// Unsigned integer with names for some values.
+    Enum(&'static [(u64, &'static str)]),
+    /// Like `Enum`, shown in hexadecimal (EtherTypes).
+    HexEnum(&'static [(u64, &'static str)]),
+    /// Bit flags; names are given from the least significant bit up.
+    Flags(&'static [&'static str]),
+    /// 48-bit MAC address.
+    Mac,
+    /// IPv4 address.
+    Ipv4,
+    /// IPv6 address.
+    Ipv6,
+    /// Variable-length bytes from the field's offset to the end of the header.
+    Bytes,
+}
+
+impl Kind {
+    /// A short type name for docs and help.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Kind::Int => "int",
+            Kind::Hex => "int (hex)",
+            Kind::Enum(_) | Kind::HexEnum(_) => "enum",
+            Kind::Flags(_) => "flags",
+            Kind::Mac => "MAC",
+            Kind::Ipv4 => "IPv4",
+            Kind::Ipv6 => "IPv6",
+            Kind::Bytes => "bytes",
+        }
+    }
+}
+
+/// The automatic role of a field: computed at build time unless pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auto {
+    /// An ordinary field.
+    No,
+    /// A length (or header-length) field computed from the bytes.
+    Len,
+    /// A checksum.
+    Chksum,
+    /// A type/protocol field that follows the layer above.
+    Next,
+}
+
+/// One row of a protocol's field table.
+#[derive(Debug)]
+pub struct Field {
+    pub name: &'static str,
+    /// Offset in bits from the start of the layer's header.
+    pub off: u32,
+    /// Width in bits (0 for [`Kind::Bytes`]).
+    pub bits: u32,
+    pub kind: Kind,
+    pub auto: Auto,
+    pub doc: &'static str,
+    /// The field exists only when this holds for the header bytes
+    /// (ICMP fields that depend on the type, for instance).
+    pub when: Option<fn(&[u8]) -> bool>,
+}
+
+impl Field {
+    /// A field that is always present.
+    pub const fn new(
+        name: &'static str,
+        off: u32,
+        bits: u32,
+        kind: Kind,
+        doc: &'static str,
+    ) -> Field {
+        Field {
+            name,
+            off,
+            bits,
+            kind,
+            auto: Auto::No,
+            doc,
+            when: None,
+        }
+    }
+    pub const fn auto(mut self, auto: Auto) -> Field {
+        self.auto = auto;
+        self
+    }
+    pub const fn when(mut self, f: fn(&[u8]) -> bool) -> Field {
+        self.when = Some(f);
+        self
+    }
+    /// Whether the field is present in this header.
+    pub fn present(&self, hdr: &[u8]) -> bool {
+        self.when.is_none_or(|f| f(hdr))
+    }
+    /// The byte range the field occupies in a header of `hdr_len` bytes.
+    pub fn byte_range(&self, hdr_len: usize) -> std::ops::Range<usize> {
+        let start = (self.off / 8) as usize;
+        if let Kind::Bytes = self.kind {
+            start.min(hdr_len)..hdr_len
+        } else {
+            start..((self.off + self.bits).div_ceil(8) as usize)
+        }
+    }
+}
+
+/// "The upper protocol sits on `lower` when `lower`'s `field` is `value`".
+#[derive(Debug)]
+pub struct Binding {
+    pub lower: &'static str,
+    pub field: &'static str,
+    pub value: u64,
+}
+
+/// What the build hook may know about what changed since the bytes were last consistent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Changed {
+    /// A field of this layer was set (or the layer is newly built).
+    pub this: bool,
+    /// Something in the layers this one covers (its payload) changed.
+    pub payload: bool,
+    /// The layer directly below changed (pseudo-header inputs, for instance).
+    pub lower: bool,
+}
+
+impl Changed {
+    pub fn any(&self) -> bool {
+        self.this || self.payload || self.lower
+    }
+}
+
+/// A protocol: its table and hooks.
+pub struct Proto {
+    /// Display name ("IPv4").
+    pub name: &'static str,
+    /// Property name used in scripts (`p.ip`).
+    pub accessor: &'static str,
+    /// Other names accepted by `has()` and constructors ("IP").
+    pub aliases: &'static [&'static str],
+    pub doc: &'static str,
+    pub fields: &'static [Field],
+    /// The header a constructor starts from.
+    pub template: &'static [u8],
+    /// Bytes needed before anything past the fixed part can be interpreted.
+    pub min_len: usize,
+    /// Header length given the bytes from the layer's start (may exceed them: truncated).
+    pub header_len: fn(&[u8]) -> usize,
+    /// Payload length this header declares (IPv4 total length minus header);
+    /// bytes beyond it are padding. `None`: the payload runs to the end.
+    pub payload_len: Option<fn(&[u8]) -> Option<usize>>,
+    /// Which protocol follows, given this header and the bytes after it;
+    /// `lookup(field, value)` finds a protocol bound above this one.
+    pub next: fn(&[u8], &[u8], &Lookup) -> Option<Next>,
+    /// How this protocol binds to lower layers (drives dissection and type fields).
+    pub bindings: &'static [Binding],
+    /// Recompute automatic fields. Called innermost layer first.
+    pub build: fn(&mut Packet, usize, Changed),
+    /// The correct checksum for the layer's current bytes, if it has one.
+    pub checksum: Option<fn(&Packet, usize) -> Option<u16>>,
+    /// Whether layer `idx` of `reply` answers layer `sidx` of `sent`.
+    pub answers: fn(&Packet, usize, &Packet, usize) -> bool,
+    /// A tcpdump-like one-line description, or None to defer to lower layers.
+    pub summary: fn(&Packet, usize) -> Option<String>,
+    /// Header length implied by the fields after an edit (for layouts chosen by a field).
+    pub relayout: Option<fn(&[u8]) -> usize>,
+}
+
+impl std::fmt::Debug for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Proto({})", self.name)
+    }
+}
+
+impl PartialEq for Proto {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+/// Finds the protocol bound above the current one by (field, value).
+pub type Lookup<'a> = dyn Fn(&str, u64) -> Option<&'static Proto> + 'a;
+
+/// What follows a header.
+#[derive(Debug, Clone, Copy)]
+pub struct Next {
+    pub proto: &'static Proto,
+    /// The following layers are a packet quoted inside an ICMP error.
+    pub quoted: bool,
+}
+
+impl Next {
+    pub fn plain(proto: &'static Proto) -> Next {
+        Next {
+            proto,
+            quoted: false,
+        }
+    }
+}
+
+impl Proto {
+    /// Index of a field by name.
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+
+    /// Whether `name` names this protocol (case-insensitive on name, aliases, accessor).
+    pub fn is_named(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+            || self.accessor.eq_ignore_ascii_case(name)
+            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+
+    /// The value `self` must put in its type field for `upper` to follow, if bound.
+    pub fn binding_for(&self, upper: &Proto) -> Option<(&'static str, u64)> {
+        upper
+            .bindings
+            .iter()
+            .find(|b| b.lower == self.name)
+            .map(|b| (b.field, b.value))
+    }
+}
+
+/// Finds a protocol by any of its names.
+pub fn find_proto(name: &str) -> Option<&'static Proto> {
+    REGISTRY.iter().copied().find(|p| p.is_named(name))
+}
+
+/// Finds the protocol bound above `lower` when `field` is `value`.
+pub fn lookup_binding(lower: &str, field: &str, value: u64) -> Option<&'static Proto> {
+    for p in REGISTRY {
+        for b in p.bindings {
+            if b.value == value && b.lower == lower && b.field == field {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// A field's value as the bytes hold it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(u64),
+    Mac([u8; 6]),
+    Ipv4([u8; 4]),
+    Ipv6([u8; 16]),
+    Bytes(Vec<u8>),
+}
+
+/// A value offered by a script (or the text format) for a field.
+#[derive(Debug, Clone)]
+pub enum Input<'a> {
+    Int(i64),
+    Str(&'a str),
+    Bytes(&'a [u8]),
+}
+
+/// Why a value does not fit a field; `help` says what would.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl FieldError {
+    pub fn new(message: impl Into<String>) -> FieldError {
+        FieldError {
+            message: message.into(),
+            help: None,
+        }
+    }
+    pub fn help(mut self, help: impl Into<String>) -> FieldError {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// Reads `bits` bits (at most 64) at bit offset `off`, big-endian. Missing bytes read as 0.
+pub fn read_bits(buf: &[u8], off: u32, bits: u32) -> u64 {
+    if off % 8 == 0 {
+        let s = (off / 8) as usize;
+        match bits {
+            8 => return buf.get(s).copied().unwrap_or(0) as u64,
+            16 => {
+                if let Some(b) = buf.get(s..s + 2) {
+                    return u16::from_be_bytes([b[0], b[1]]) as u64;
+                }
+            }
+            32 => {
+                if let Some(b) = buf.get(s..s + 4) {
+                    return u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut v: u64 = 0;
+    for i in 0..bits {
+        let bit = off + i;
+        let byte = buf.get((bit / 8) as usize).copied().unwrap_or(0);
+        v = (v << 1) | ((byte >> (7 - bit % 8)) & 1) as u64;
+    }
+    v
+}
+
+/// Writes the low `bits` bits of `v` at bit offset `off`, big-endian. Bytes past the end are ignored.
+pub fn write_bits(buf: &mut [u8], off: u32, bits: u32, v: u64) {
+    if off % 8 == 0 && bits % 8 == 0 {
+        let s = (off / 8) as usize;
+        let n = (bits / 8) as usize;
+        for i in 0..n {
+            if let Some(b) = buf.get_mut(s + i) {
+                *b = (v >> (8 * (n - 1 - i))) as u8;
+            }
+        }
+        return;
+    }
+    for i in 0..bits {
+        let bit = off + i;
+        let val = (v >> (bits - 1 - i)) & 1;
+        if let Some(byte) = buf.get_mut((bit / 8) as usize) {
+            let mask = 1u8 << (7 - bit % 8);
+            if val == 1 {
+                *byte |= mask;
+            } else {
+                *byte &= !mask;
+            }
+        }
+    }
+}
+
+/// Reads a field's value from a header.
+pub fn get_value(f: &Field, hdr: &[u8]) -> Value {
+    let r = f.byte_range(hdr.len());
+    let slice = |n: usize| -> Vec<u8> {
+        let mut v = vec![0u8; n];
+        for (i, b) in v.iter_mut().enumerate() {
+            *b = hdr.get(r.start + i).copied().unwrap_or(0);
+        }
+        v
+    };
+    match f.kind {
+        Kind::Mac => {
+            let mut a = [0u8; 6];
+            a.copy_from_slice(&slice(6));
+            Value::Mac(a)
+        }
+        Kind::Ipv4 => {
+            let mut a = [0u8; 4];
+            a.copy_from_slice(&slice(4));
+            Value::Ipv4(a)
+        }
+        Kind::Ipv6 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&slice(16));
+            Value::Ipv6(a)
+        }
+        Kind::Bytes => Value::Bytes(hdr.get(r).map(|s| s.to_vec()).unwrap_or_default()),
+        _ => Value::Int(read_bits(hdr, f.off, f.bits)),
+    }
+}
+
+/// Parses a MAC address written as six hex pairs separated by `:` or `-` (or none).
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let s = s.trim();
+    let parts: Vec<&str> = if s.contains(':') {
+        s.split(':').collect()
+    } else if s.contains('-') {
+        s.split('-').collect()
+    } else if s.len() == 12 {
+        (0..6).map(|i| &s[2 * i..2 * i + 2]).collect()
+    } else {
+        return None;
+    };
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (m, p) in mac.iter_mut().zip(parts) {
+        if p.is_empty() || p.len() > 2 {
+            return None;
+        }
+        *m = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(mac)
+}
+
+pub fn format_mac(m: &[u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+fn max_for(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+fn enum_names(names: &[(u64, &str)]) -> String {
+    names.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
+}
+
+/// Parses flags written as letters ("SA"), as names joined by `+` ("MF+DF"), or as "" for none.
+fn parse_flags(names: &[&str], s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Some(0);
+    }
+    let single = names.iter().all(|n| n.len() == 1);
+    let mut v = 0u64;
+    if single && !s.contains('+') {
+        for c in s.chars() {
+            let i = names.iter().position(|n| n.chars().next() == Some(c))?;
+            v |= 1 << i;
+        }
+    } else {
+        for part in s.split(['+', '|', ',']) {
+            let part = part.trim();
+            let i = names.iter().position(|n| n.eq_ignore_ascii_case(part))?;
+            v |= 1 << i;
+        }
+    }
+    Some(v)
+}
+
+/// Formats flags the way they are parsed: letters run together, longer names joined by `+`.
+pub fn format_flags(names: &[&str], v: u64) -> String {
+    let single = names.iter().all(|n| n.len() == 1);
+    let mut out = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        if v & (1 << i) != 0 {
+            out.push(*n);
+        }
+    }
+    let extra = v & !max_for(names.len() as u32);
+    let mut s = if single { out.concat() } else { out.join("+") };
+    if extra != 0 {
+        if !s.is_empty() {
+            s.push('+');
+        }
+        let _ = write!(s, "{extra:#x}");
+    }
+    s
+}
+
+/// Converts script input to a field value, or says why it does not fit.
+pub fn parse_value(proto: &Proto, f: &Field, input: &Input) -> Result<Value, FieldError> {
+    let what = || format!("{}.{}", proto.accessor, f.name);
+    match (&f.kind, input) {
+        (Kind::Mac, Input::Str(s)) => parse_mac(s).map(Value::Mac).ok_or_else(|| {
+            FieldError::new(format!("{s:?} is not a MAC address (for {})", what()))
+                .help("write six hex pairs separated by colons, like \"02:00:00:00:00:01\"")
+        }),
+        (Kind::Mac, Input::Bytes(b)) if b.len() == 6 => {
+            let mut m = [0u8; 6];
+            m.copy_from_slice(b);
+            Ok(Value::Mac(m))
+        }
+        (Kind::Ipv4, Input::Str(s)) => s
+            .trim()
+            .parse::<Ipv4Addr>()
+            .map(|a| Value::Ipv4(a.octets()))
+            .map_err(|_| {
+                FieldError::new(format!("{s:?} is not an IPv4 address (for {})", what()))
+                    .help("write four decimal numbers 0-255 separated by dots, like \"198.18.0.2\"")
+            }),
+        (Kind::Ipv4, Input::Int(n)) if (0..=u32::MAX as i64).contains(n) => {
+            Ok(Value::Ipv4((*n as u32).to_be_bytes()))
+        }
+        (Kind::Ipv4, Input::Bytes(b)) if b.len() == 4 => Ok(Value::Ipv4([b[0], b[1], b[2], b[3]])),
+        (Kind::Ipv6, Input::Str(s)) => s
+            .trim()
+            .parse::<Ipv6Addr>()
+            .map(|a| Value::Ipv6(a.octets()))
+            .map_err(|_| {
+                FieldError::new(format!("{s:?} is not an IPv6 address (for {})", what()))
+                    .help("write it the usual way, like \"2001:db8::1\"")
+            }),
+        (Kind::Bytes, Input::Bytes(b)) => Ok(Value::Bytes(b.to_vec())),
+        (Kind::Bytes, Input::Str(s)) => Ok(Value::Bytes(s.as_bytes().to_vec())),
+        (Kind::Mac | Kind::Ipv4 | Kind::Ipv6 | Kind::Bytes, _) => Err(FieldError::new(format!(
+            "{} takes {}, not {}",
+            what(),
+            match f.kind {
+                Kind::Bytes => "a blob or a string",
+                _ => "an address string",
+            },
+            input_type(input)
+        ))),
+        (_, Input::Int(n)) => {
+            let max = max_for(f.bits);
+            if *n < 0 || (*n as u64) > max {
+                Err(FieldError::new(format!(
+                    "{n} is out of range for {} ({} bits: 0 to {max})",
+                    what(),
+                    f.bits
+                )))
+            } else {
+                Ok(Value::Int(*n as u64))
+            }
+        }
+        (Kind::Enum(names) | Kind::HexEnum(names), Input::Str(s)) => {
+            if let Some((v, _)) = names.iter().find(|(_, n)| n.eq_ignore_ascii_case(s.trim())) {
+                Ok(Value::Int(*v))
+            } else if let Some(v) = parse_int_str(s) {
+                parse_value(proto, f, &Input::Int(v))
+            } else {
+                Err(
+                    FieldError::new(format!("{s:?} is not a known value of {}", what()))
+                        .help(format!("use a number or one of: {}", enum_names(names))),
+                )
+            }
+        }
+        (Kind::Flags(names), Input::Str(s)) => {
+            if let Some(v) = parse_flags(names, s) {
+                parse_value(proto, f, &Input::Int(v as i64))
+            } else if let Some(v) = parse_int_str(s) {
+                parse_value(proto, f, &Input::Int(v))
+            } else {
+                Err(
+                    FieldError::new(format!("{s:?} is not a valid flag set for {}", what()))
+                        .help(format!("flags are: {}", names.join(" "))),
+                )
+            }
+        }
+        (_, Input::Str(s)) => match parse_int_str(s) {
+            Some(v) => parse_value(proto, f, &Input::Int(v)),
+            None => Err(FieldError::new(format!(
+                "{s:?} is not a number (for {})",
+                what()
+            ))),
+        },
+        (_, Input::Bytes(_)) => Err(FieldError::new(format!(
+            "{} takes a number, not a blob",
+            what()
+        ))),
+    }
+}
+
+fn input_type(i: &Input) -> &'static str {
+    match i {
+        Input::Int(_) => "a number",
+        Input::Str(_) => "a string",
+        Input::Bytes(_) => "a blob",
+    }
+}
+
+/// Parses "123", "0x1f", "0b101" and "0o17".
+pub fn parse_int_str(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16).ok()?
+    } else if let Some(b) = s.strip_prefix("0b") {
+        i64::from_str_radix(b, 2).ok()?
+    } else if let Some(o) = s.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).ok()?
+    } else {
+        s.parse::<i64>().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// Formats a value for `show()`: enums with their names, flags as letters, addresses as text.
+pub fn format_value(f: &Field, v: &Value) -> String {
+    match (v, &f.kind) {
+        (Value::Int(n), Kind::Enum(names)) => match names.iter().find(|(k, _)| k == n) {
+            Some((_, name)) => format!("{n} ({name})"),
+            None => n.to_string(),
+        },
+        (Value::Int(n), Kind::HexEnum(names)) => match names.iter().find(|(k, _)| k == n) {
+            Some((_, name)) => format!("{n:#06x} ({name})"),
+            None => format!("{n:#06x}"),
+        },
+        (Value::Int(n), Kind::Flags(names)) => {
+            let s = format_flags(names, *n);
+            if s.is_empty() {
+                n.to_string()
+            } else {
+                format!("{s} ({n:#x})")
+            }
+        }
+        (Value::Int(n), Kind::Hex) => {
+            let digits = f.bits.div_ceil(4) as usize;
+            format!("0x{n:0digits$x}")
+        }
+        (Value::Int(n), _) => n.to_string(),
+        (Value::Mac(m), _) => format_mac(m),
+        (Value::Ipv4(a), _) => Ipv4Addr::from(*a).to_string(),
+        (Value::Ipv6(a), _) => Ipv6Addr::from(*a).to_string(),
+        (Value::Bytes(b), _) => {
+            if b.is_empty() {
+                "''".to_string()
+            } else {
+                let mut s = String::with_capacity(b.len() * 2 + 2);
+                s.push_str("0x");
+                for x in b {
+                    let _ = write!(s, "{x:02x}");
+                }
+                s
+            }
+        }
+    }
+}
+
+/// The name an enum field's value has, if any.
+pub fn enum_name(f: &Field, v: u64) -> Option<&'static str> {
+    match f.kind {
+        Kind::Enum(names) | Kind::HexEnum(names) => {
+            names.iter().find(|(k, _)| *k == v).map(|(_, n)| *n)
+        }
+        _ => None,
+    }
+}
+
+/// The known field names closest to `name` (for "did you mean").
+pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = edit_distance(&name.to_ascii_lowercase(), &c.to_ascii_lowercase());
+        let limit = (c.len().max(name.len()) / 2).max(1);
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+// ---- defaults shared by simple protocols --------------------------------
+
+/// `next` for a protocol that is always last (or followed by Raw).
+pub fn next_raw(_: &[u8], _: &[u8], _: &Lookup) -> Option<Next> {
+    Some(Next::plain(&raw::RAW))
+}
+
+/// A build hook that computes nothing.
+pub fn build_nothing(_: &mut Packet, _: usize, _: Changed) {}
+
+/// An `answers` hook that never matches.
+pub fn answers_never(_: &Packet, _: usize, _: &Packet, _: usize) -> bool {
+    false
+}
+
+/// A `summary` hook that defers to the layers below.
+pub fn summary_none(_: &Packet, _: usize) -> Option<String> {
+    None
+}
+
+/// Sets an automatic type field to the binding of the layer above, unless
+/// pinned or already naming that layer.
+pub fn build_next_field(pkt: &mut Packet, idx: usize, field: &str) {
+    let Some(upper) = pkt.layer(idx + 1).map(|l| l.proto) else {
+        return;
+    };
+    if upper.name == padding::PADDING.name {
+        return;
+    }
+    let proto = pkt.layers()[idx].proto;
+    let Some(fi) = proto.field_index(field) else {
+        return;
+    };
+    if pkt.is_pinned(idx, fi) {
+        return;
+    }
+    let current = read_bits(pkt.header(idx), proto.fields[fi].off, proto.fields[fi].bits);
+    if lookup_binding(proto.name, field, current).is_some_and(|p| p == upper) {
+        return;
+    }
+    if let Some((bf, v)) = proto.binding_for(upper)
+        && bf == field
+    {
+        pkt.write_auto(idx, fi, v);
+    }
+}

@@ -1,0 +1,13 @@
+//! pktscript: packets as scriptable objects.
+//!
+//! - [`layers`]: one declarative field table per protocol, and the registry.
+//! - [`packet`]: the packet model (bytes plus layers), dissection, automatic fields.
+//! - [`pcap`]: pcap and pcapng reading and writing.
+//! - [`script`]: the Rhai bindings, module resolver and error reports.
+
+pub mod layers;
+pub mod packet;
+pub mod pcap;
+pub mod script;
+
+pub use packet::Packet;

@@ -1,0 +1,79 @@
+//! The `pktscript` command.
+
+use clap::Parser;
+use pktscript::script::{self, Options, Outcome};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Scriptable packet tool: build, dissect, edit and write packets from Rhai scripts.
+#[derive(Parser, Debug)]
+#[command(
+    name = "pktscript",
+    version,
+    after_help = "Examples:\n  pktscript scripts/forge_echo_offline.rhai\n  pktscript -e 'Ether() / IPv4(#{dst: \"198.18.0.2\"}) / ICMP()'\n  pktscript -e 'read_pcap(\"scripts/data/echo.pcap\")[1].details()'\n\nScript arguments are in the ARGV array. Exit status: 0 success, 1 script error, 2 usage error, or the n of exit(n)."
+)]
+struct Cli {
+    /// Evaluate EXPR (a script text) and print its value
+    #[arg(
+        short = 'e',
+        long = "eval",
+        value_name = "EXPR",
+        conflicts_with = "script"
+    )]
+    expr: Option<String>,
+
+    /// Bound on script operations, so a runaway loop ends with an error (0 = unlimited)
+    #[arg(long, value_name = "N", default_value_t = script::DEFAULT_MAX_OPERATIONS)]
+    max_operations: u64,
+
+    /// The script to run (a .rhai file)
+    script: Option<PathBuf>,
+
+    /// Arguments for the script (in ARGV)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let opts = Options {
+        max_operations: cli.max_operations,
+        script_dir: None,
+    };
+    let result = if let Some(expr) = &cli.expr {
+        let mut args = cli.args.clone();
+        if let Some(s) = &cli.script {
+            args.insert(0, s.display().to_string());
+        }
+        script::run_source("<expr>", expr, &args, &opts).map(|o| {
+            if let Outcome::Value(v) = &o
+                && !v.is_unit()
+            {
+                println!("{}", script::packet::display_value(v));
+            }
+            o
+        })
+    } else if let Some(path) = &cli.script {
+        script::run_file(path, &cli.args, &opts)
+    } else {
+        eprintln!(
+            "pktscript: no script given\n\nUsage: pktscript SCRIPT.rhai [ARGS...]\n       pktscript -e 'EXPR'\n\nSee pktscript --help."
+        );
+        return ExitCode::from(2);
+    };
+    match result {
+        Ok(Outcome::Exit(c)) => ExitCode::from(c as u8),
+        Ok(Outcome::Value(_)) => ExitCode::SUCCESS,
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,738 @@
+//! The packet: its bytes, and the layers dissected over them.
+//!
+//! A [`Packet`] owns one contiguous byte buffer. Each [`Layer`] is a window
+//! onto that buffer (offset and header length) plus bookkeeping: which of its
+//! automatic fields the script pinned, and whether it changed since the bytes
+//! were last consistent. Reading a field reads the bytes; writing one writes
+//! the bytes and marks the layer changed; serialising runs the build hooks of
+//! the changed layers and of the layers that cover them, innermost first, so a
+//! dissected packet keeps its exact bytes until something is edited.
+
+use crate::layers::{
+    self, Changed, Field, FieldError, Input, Kind, Next, Proto, Value, padding::PADDING, raw::RAW,
+};
+use std::fmt::Write as _;
+
+/// Ethernet's link type number in pcap files.
+pub const LINKTYPE_ETHERNET: u32 = 1;
+
+/// One protocol header inside a packet.
+#[derive(Debug, Clone, Copy)]
+pub struct Layer {
+    pub proto: &'static Proto,
+    /// Offset of the header in the packet's bytes.
+    pub off: usize,
+    /// Header bytes present (less than the header wants when truncated).
+    pub len: usize,
+    /// Bit i set: field i was assigned by the script and is not recomputed.
+    pub pinned: u64,
+    /// Changed since the bytes were last made consistent.
+    pub dirty: bool,
+    /// The header is cut short by the end of the bytes.
+    pub truncated: bool,
+    /// Part of a packet quoted inside an ICMP error (its lengths describe the original).
+    pub quoted: bool,
+}
+
+/// Direction of a captured packet relative to the capturing host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+/// A packet: bytes plus the layers over them, and capture metadata.
+#[derive(Debug, Clone)]
+pub struct Packet {
+    data: Vec<u8>,
+    layers: Vec<Layer>,
+    any_dirty: bool,
+    /// Capture time: seconds and nanoseconds since the epoch.
+    pub time: Option<(i64, u32)>,
+    /// pcap link type of the bytes.
+    pub linktype: u32,
+    /// Length on the wire when captured (kept while the bytes are unchanged).
+    orig_len: Option<u32>,
+    /// Interface the packet was captured on.
+    pub iface: Option<String>,
+    pub direction: Option<Direction>,
+}
+
+/// Errors from field access, for scripts to report with a hint.
+pub type FieldResult<T> = Result<T, FieldError>;
+
+impl Packet {
+    /// A packet of one layer holding the protocol's default header.
+    pub fn new_layer(proto: &'static Proto) -> Packet {
+        Packet {
+            data: proto.template.to_vec(),
+            layers: vec![Layer {
+                proto,
+                off: 0,
+                len: proto.template.len(),
+                pinned: 0,
+                dirty: true,
+                truncated: false,
+                quoted: false,
+            }],
+            any_dirty: true,
+            time: None,
+            linktype: LINKTYPE_ETHERNET,
+            orig_len: None,
+            iface: None,
+            direction: None,
+        }
+    }
+
+    /// A Raw layer holding `bytes`.
+    pub fn raw(bytes: &[u8]) -> Packet {
+        let mut p = Packet::new_layer(&RAW);
+        p.data = bytes.to_vec();
+        p.layers[0].len = bytes.len();
+        p
+    }
+
+    /// Dissects bytes captured on a link of type `linktype`.
+    pub fn dissect(data: Vec<u8>, linktype: u32) -> Packet {
+        let mut p = Packet {
+            data,
+            layers: Vec::new(),
+            any_dirty: false,
+            time: None,
+            linktype,
+            orig_len: None,
+            iface: None,
+            direction: None,
+        };
+        p.redissect();
+        p
+    }
+
+    /// Dissects an Ethernet frame.
+    pub fn parse(data: &[u8]) -> Packet {
+        Packet::dissect(data.to_vec(), LINKTYPE_ETHERNET)
+    }
+
+    /// Rebuilds the layer list from the bytes (pins and change marks are lost).
+    fn redissect(&mut self) {
+        self.layers.clear();
+        let first: &'static Proto = if self.linktype == LINKTYPE_ETHERNET {
+            &layers::ether::ETHER
+        } else {
+            &RAW
+        };
+        dissect_into(&self.data, first, &mut self.layers);
+        self.any_dirty = false;
+    }
+
+    // ---- structure ------------------------------------------------------
+
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    pub fn layer(&self, idx: usize) -> Option<&Layer> {
+        self.layers.get(idx)
+    }
+
+    /// Header bytes of layer `idx` (empty if out of range).
+    pub fn header(&self, idx: usize) -> &[u8] {
+        match self.layers.get(idx) {
+            Some(l) => self.data.get(l.off..l.off + l.len).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    /// Index of the first layer named `name` (protocol name, alias or accessor).
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.layers.iter().position(|l| l.proto.is_named(name))
+    }
+
+    /// Index of the first layer of protocol `proto` at or after `from`.
+    pub fn find_proto(&self, proto: &Proto, from: usize) -> Option<usize> {
+        (from..self.layers.len()).find(|&i| self.layers[i].proto == proto)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.find(name).is_some()
+    }
+
+    /// Names of the layers, outermost first.
+    pub fn layer_names(&self) -> Vec<&'static str> {
+        self.layers.iter().map(|l| l.proto.name).collect()
+    }
+
+    /// The byte range of the payload of layer `idx`: after its header, up to
+    /// the first padding that follows it.
+    pub fn payload_range(&self, idx: usize) -> std::ops::Range<usize> {
+        let Some(l) = self.layers.get(idx) else {
+            return 0..0;
+        };
+        let start = l.off + l.len;
+        let end = self.layers[idx + 1..]
+            .iter()
+            .find(|x| x.proto == &PADDING)
+            .map(|x| x.off)
+            .unwrap_or(self.data.len());
+        start..end.max(start)
+    }
+
+    /// Header and payload of layer `idx`.
+    pub fn segment(&self, idx: usize) -> &[u8] {
+        let Some(l) = self.layers.get(idx) else {
+            return &[];
+        };
+        let r = self.payload_range(idx);
+        &self.data[l.off..r.end]
+    }
+
+    /// Payload bytes of layer `idx`.
+    pub fn payload(&self, idx: usize) -> &[u8] {
+        let r = self.payload_range(idx);
+        &self.data[r]
+    }
+
+    /// Index one past the last layer covered by layer `idx` (before padding).
+    fn covered_end(&self, idx: usize) -> usize {
+        self.layers[idx + 1..]
+            .iter()
+            .position(|x| x.proto == &PADDING)
+            .map(|p| idx + 1 + p)
+            .unwrap_or(self.layers.len())
+    }
+
+    // ---- fields ---------------------------------------------------------
+
+    pub fn is_pinned(&self, idx: usize, field: usize) -> bool {
+        self.layers
+            .get(idx)
+            .is_some_and(|l| field < 64 && l.pinned & (1 << field) != 0)
+    }
+
+    /// Whether field `fi` of layer `idx` exists in this header.
+    pub fn field_present(&self, idx: usize, fi: usize) -> bool {
+        let proto = self.layers[idx].proto;
+        proto
+            .fields
+            .get(fi)
+            .is_some_and(|f| f.present(self.header(idx)))
+    }
+
+    /// Finds a field of layer `idx` by name, or explains what exists.
+    pub fn field_index(&self, idx: usize, name: &str) -> FieldResult<usize> {
+        let proto = self.layers[idx].proto;
+        let hdr = self.header(idx);
+        // Some names exist in several layouts (ICMP's `unused`): prefer the present one.
+        let present = proto
+            .fields
+            .iter()
+            .position(|f| f.name == name && f.present(hdr));
+        match present.or_else(|| proto.field_index(name)) {
+            Some(fi) => Ok(fi),
+            None => Err(unknown_field(proto, name, hdr)),
+        }
+    }
+
+    /// Reads field `fi` of layer `idx` (after bringing automatic fields up to date).
+    pub fn get(&mut self, idx: usize, fi: usize) -> FieldResult<Value> {
+        self.finish();
+        let proto = self.layers[idx].proto;
+        let f = &proto.fields[fi];
+        let hdr = self.header(idx);
+        if !f.present(hdr) {
+            return Err(absent_field(proto, f, hdr));
+        }
+        Ok(layers::get_value(f, hdr))
+    }
+
+    /// Reads a field without building (for display of exact bytes).
+    pub fn peek(&self, idx: usize, fi: usize) -> Value {
+        let f = &self.layers[idx].proto.fields[fi];
+        layers::get_value(f, self.header(idx))
+    }
+
+    /// Integer value of a field by name, without building; 0 if absent.
+    pub fn peek_int(&self, idx: usize, name: &str) -> u64 {
+        let Some(l) = self.layers.get(idx) else {
+            return 0;
+        };
+        match l.proto.fields.iter().find(|f| f.name == name) {
+            Some(f) => layers::read_bits(self.header(idx), f.off, f.bits),
+            None => 0,
+        }
+    }
+
+    /// Parses `input` for field `fi` of layer `idx` and writes it. On error
+    /// the packet is unchanged. Assigning an automatic field pins it.
+    pub fn set(&mut self, idx: usize, fi: usize, input: &Input) -> FieldResult<()> {
+        let proto = self.layers[idx].proto;
+        let f = &proto.fields[fi];
+        if !f.present(self.header(idx)) {
+            return Err(absent_field(proto, f, self.header(idx)));
+        }
+        let value = layers::parse_value(proto, f, input)?;
+        self.set_value(idx, fi, value);
+        Ok(())
+    }
+
+    /// Writes an already-checked value.
+    pub fn set_value(&mut self, idx: usize, fi: usize, value: Value) {
+        let proto = self.layers[idx].proto;
+        let f = &proto.fields[fi];
+        self.store(idx, f, value);
+        if f.auto != layers::Auto::No && fi < 64 {
+            self.layers[idx].pinned |= 1 << fi;
+        }
+        self.touch(idx);
+        if let Some(relayout) = proto.relayout {
+            let want = relayout(self.header(idx));
+            let have = self.layers[idx].len;
+            if want > have {
+                self.splice(idx, have..have, &vec![0u8; want - have]);
+            } else if want < have {
+                self.splice(idx, want..have, &[]);
+            }
+        }
+    }
+
+    fn store(&mut self, idx: usize, f: &Field, value: Value) {
+        let l = self.layers[idx];
+        let r = f.byte_range(l.len);
+        match value {
+            Value::Int(v) => {
+                let hdr = &mut self.data[l.off..l.off + l.len];
+                layers::write_bits(hdr, f.off, f.bits, v);
+            }
+            Value::Mac(m) => self.write_bytes(idx, r, &m),
+            Value::Ipv4(a) => self.write_bytes(idx, r, &a),
+            Value::Ipv6(a) => self.write_bytes(idx, r, &a),
+            Value::Bytes(b) => self.splice(idx, r, &b),
+        }
+    }
+
+    fn write_bytes(&mut self, idx: usize, r: std::ops::Range<usize>, src: &[u8]) {
+        let l = self.layers[idx];
+        for (i, b) in src.iter().enumerate() {
+            if r.start + i < l.len {
+                self.data[l.off + r.start + i] = *b;
+            }
+        }
+    }
+
+    /// Replaces bytes `r` (relative to layer `idx`'s header) with `with`,
+    /// moving the layers after it.
+    pub fn splice(&mut self, idx: usize, r: std::ops::Range<usize>, with: &[u8]) {
+        let l = self.layers[idx];
+        let start = l.off + r.start.min(l.len);
+        let end = l.off + r.end.min(l.len);
+        let delta = with.len() as isize - (end - start) as isize;
+        self.data.splice(start..end, with.iter().copied());
+        self.layers[idx].len = (l.len as isize + delta) as usize;
+        for x in &mut self.layers[idx + 1..] {
+            x.off = (x.off as isize + delta) as usize;
+        }
+        self.touch(idx);
+    }
+
+    /// Marks layer `idx` changed.
+    pub fn touch(&mut self, idx: usize) {
+        self.layers[idx].dirty = true;
+        self.any_dirty = true;
+        self.orig_len = None;
+    }
+
+    /// Writes an automatic field from a build hook, unless pinned; marks the
+    /// layer changed when the value differs.
+    pub fn write_auto(&mut self, idx: usize, fi: usize, v: u64) {
+        if self.is_pinned(idx, fi) {
+            return;
+        }
+        let l = self.layers[idx];
+        let f = &l.proto.fields[fi];
+        let hdr = &mut self.data[l.off..l.off + l.len];
+        if layers::read_bits(hdr, f.off, f.bits) != v {
+            layers::write_bits(hdr, f.off, f.bits, v);
+            self.layers[idx].dirty = true;
+        }
+    }
+
+    /// Writes an automatic field by name (see [`Packet::write_auto`]).
+    pub fn write_auto_named(&mut self, idx: usize, name: &str, v: u64) {
+        if let Some(fi) = self.layers[idx].proto.field_index(name) {
+            self.write_auto(idx, fi, v);
+        }
+    }
+
+    /// Whether the named field of layer `idx` is pinned.
+    pub fn is_pinned_named(&self, idx: usize, name: &str) -> bool {
+        self.layers[idx]
+            .proto
+            .field_index(name)
+            .is_some_and(|fi| self.is_pinned(idx, fi))
+    }
+
+    // ---- building -------------------------------------------------------
+
+    /// Recomputes the automatic fields covering what changed, innermost
+    /// layer first. A packet that was not edited is left exactly as it is.
+    pub fn finish(&mut self) {
+        if !self.any_dirty {
+            return;
+        }
+        let n = self.layers.len();
+        for i in (0..n).rev() {
+            let end = self.covered_end(i);
+            let changed = Changed {
+                this: self.layers[i].dirty,
+                payload: self.layers[i + 1..end].iter().any(|l| l.dirty),
+                lower: i > 0 && self.layers[i - 1].dirty,
+            };
+            if changed.any() {
+                (self.layers[i].proto.build)(self, i, changed);
+            }
+        }
+        for l in &mut self.layers {
+            l.dirty = false;
+        }
+        self.any_dirty = false;
+    }
+
+    /// Recomputes every automatic field, pinned or not (pkttools' pkt-correct).
+    pub fn fix(&mut self) {
+        for l in &mut self.layers {
+            l.pinned = 0;
+            l.dirty = true;
+        }
+        self.any_dirty = true;
+        self.orig_len = None;
+        self.finish();
+    }
+
+    /// The serialised packet.
+    pub fn bytes(&mut self) -> &[u8] {
+        self.finish();
+        &self.data
+    }
+
+    /// The bytes as they are now, without building (exact for unedited packets).
+    pub fn raw_bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.any_dirty
+    }
+
+    pub fn len(&mut self) -> usize {
+        self.finish();
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Length on the wire: the captured original length while unchanged.
+    pub fn wire_len(&self) -> usize {
+        match self.orig_len {
+            Some(o) => (o as usize).max(self.data.len()),
+            None => self.data.len(),
+        }
+    }
+
+    pub fn set_orig_len(&mut self, orig: u32) {
+        self.orig_len = Some(orig);
+    }
+
+    /// Stacks `upper` on top of this packet (Scapy's `/`).
+    pub fn stack(&mut self, upper: &Packet) {
+        let base = self.data.len();
+        self.data.extend_from_slice(&upper.data);
+        for l in &upper.layers {
+            let mut l = *l;
+            l.off += base;
+            l.dirty = true;
+            self.layers.push(l);
+        }
+        if let Some(last) = self.layers.len().checked_sub(upper.layers.len() + 1) {
+            self.layers[last].dirty = true;
+        }
+        self.any_dirty = true;
+        self.orig_len = None;
+    }
+
+    /// Removes layer `idx` and everything after it.
+    pub fn truncate_layers(&mut self, idx: usize) {
+        if let Some(l) = self.layers.get(idx) {
+            self.data.truncate(l.off);
+            self.layers.truncate(idx);
+            if idx > 0 {
+                self.touch(idx - 1);
+            }
+        }
+    }
+
+    /// Layers whose stored checksum is wrong (pkttools' pkt-check).
+    pub fn bad_checksums(&mut self) -> Vec<&'static str> {
+        self.finish();
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            if let Some(st) = self.checksum_status(i)
+                && !st.ok
+            {
+                out.push(l.proto.name);
+            }
+        }
+        out
+    }
+
+    /// Stored and correct checksum of layer `idx`, if it has one that can be checked.
+    pub fn checksum_status(&self, idx: usize) -> Option<ChecksumStatus> {
+        let l = self.layers.get(idx)?;
+        let compute = l.proto.checksum?;
+        if l.truncated {
+            return None;
+        }
+        let fi = l
+            .proto
+            .fields
+            .iter()
+            .position(|f| f.auto == layers::Auto::Chksum)?;
+        let f = &l.proto.fields[fi];
+        let stored = layers::read_bits(self.header(idx), f.off, f.bits) as u16;
+        let correct = compute(self, idx)?;
+        Some(ChecksumStatus {
+            stored,
+            correct,
+            ok: stored == correct,
+        })
+    }
+
+    // ---- display --------------------------------------------------------
+
+    /// One tcpdump-like line.
+    pub fn summary(&mut self) -> String {
+        self.finish();
+        let mut s = String::new();
+        for i in (0..self.layers.len()).rev() {
+            if self.layers[i].quoted {
+                continue;
+            }
+            if let Some(x) = (self.layers[i].proto.summary)(self, i) {
+                s = x;
+                break;
+            }
+        }
+        if s.is_empty() {
+            s = format!("{} bytes", self.data.len());
+        }
+        if let Some(vi) = self.find("Dot1Q") {
+            s = format!("802.1Q vlan {}, {s}", self.peek_int(vi, "vlan"));
+        }
+        if self.layers.iter().any(|l| l.truncated) {
+            s.push_str(" [truncated]");
+        }
+        s
+    }
+
+    /// The layer-by-layer field dump (`show()`).
+    pub fn details(&mut self) -> String {
+        self.finish();
+        let mut out = String::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            let hdr = self.header(i);
+            let title = if l.quoted {
+                format!("{} (quoted in ICMP error)", l.proto.name)
+            } else {
+                l.proto.name.to_string()
+            };
+            let _ = writeln!(out, "###[ {title} ]###");
+            if l.truncated {
+                let want = (l.proto.header_len)(hdr);
+                let _ = writeln!(
+                    out,
+                    "  !! truncated: {} of {} header bytes present",
+                    l.len,
+                    want.max(l.proto.min_len)
+                );
+            }
+            let width = l
+                .proto
+                .fields
+                .iter()
+                .map(|f| f.name.len())
+                .max()
+                .unwrap_or(0);
+            for (fi, f) in l.proto.fields.iter().enumerate() {
+                if !f.present(hdr) {
+                    continue;
+                }
+                let r = f.byte_range(hdr.len());
+                if r.start >= hdr.len() && !(matches!(f.kind, Kind::Bytes) && !l.truncated) {
+                    if l.truncated {
+                        let _ = writeln!(out, "  {:width$} = <missing>", f.name);
+                    }
+                    continue;
+                }
+                let v = layers::get_value(f, hdr);
+                let mut text = layers::format_value(f, &v);
+                if f.auto == layers::Auto::Chksum
+                    && let Some(st) = self.checksum_status(i)
+                {
+                    if st.ok {
+                        text.push_str(" (valid)");
+                    } else {
+                        let _ = write!(text, " (bad, should be {:#06x})", st.correct);
+                    }
+                }
+                if self.is_pinned(i, fi) {
+                    text.push_str(" [pinned]");
+                }
+                let _ = writeln!(out, "  {:width$} = {text}", f.name);
+            }
+        }
+        out
+    }
+
+    /// Offset, hex in groups of four and ASCII, as pkttools prints frames.
+    pub fn hexdump(&mut self) -> String {
+        self.finish();
+        hexdump(&self.data)
+    }
+}
+
+/// A checksum as stored and as it should be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChecksumStatus {
+    pub stored: u16,
+    pub correct: u16,
+    pub ok: bool,
+}
+
+/// Formats bytes as pkttools does: `000000: FF FF FF FF  FF FF 08 00  ... : ascii`.
+pub fn hexdump(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len() * 4 + 32);
+    for (row, chunk) in data.chunks(16).enumerate() {
+        let _ = write!(out, "{:06X}:", row * 16);
+        for i in 0..16 {
+            out.push_str(if i > 0 && i % 4 == 0 { "  " } else { " " });
+            match chunk.get(i) {
+                Some(b) => {
+                    let _ = write!(out, "{b:02X}");
+                }
+                None => out.push_str("  "),
+            }
+        }
+        out.push_str(" : ");
+        for (i, b) in chunk.iter().enumerate() {
+            if i == 8 {
+                out.push(' ');
+            }
+            out.push(if b.is_ascii_graphic() || *b == b' ' {
+                *b as char
+            } else {
+                '.'
+            });
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Dissects `data` starting with protocol `first`, appending layers.
+fn dissect_into(data: &[u8], first: &'static Proto, out: &mut Vec<Layer>) {
+    let mut off = 0usize;
+    let mut end = data.len();
+    let mut proto = first;
+    let mut quoted = false;
+    let mut pads: Vec<(usize, usize)> = Vec::new();
+    while off < end {
+        let avail = &data[off..end];
+        if proto == &RAW {
+            out.push(Layer::dissected(proto, off, avail.len(), false, quoted));
+            break;
+        }
+        let want = (proto.header_len)(avail).max(proto.min_len);
+        let truncated = want > avail.len();
+        let hl = want.min(avail.len());
+        out.push(Layer::dissected(proto, off, hl, truncated, quoted));
+        if truncated {
+            break;
+        }
+        let hdr = &avail[..hl];
+        if let Some(pl) = proto.payload_len
+            && let Some(pl) = pl(hdr)
+        {
+            let new_end = off + hl + pl;
+            if new_end < end && !quoted {
+                pads.push((new_end, end));
+                end = new_end;
+            }
+        }
+        let lookup = |field: &str, value: u64| layers::lookup_binding(proto.name, field, value);
+        let next: Option<Next> = (proto.next)(hdr, &data[off + hl..end], &lookup);
+        off += hl;
+        match next {
+            Some(n) => {
+                proto = n.proto;
+                quoted |= n.quoted;
+            }
+            None => proto = &RAW,
+        }
+    }
+    for (s, e) in pads.into_iter().rev() {
+        out.push(Layer::dissected(&PADDING, s, e - s, false, false));
+    }
+}
+
+impl Layer {
+    fn dissected(
+        proto: &'static Proto,
+        off: usize,
+        len: usize,
+        truncated: bool,
+        quoted: bool,
+    ) -> Layer {
+        Layer {
+            proto,
+            off,
+            len,
+            pinned: 0,
+            dirty: false,
+            truncated,
+            quoted,
+        }
+    }
+}
+
+fn unknown_field(proto: &Proto, name: &str, hdr: &[u8]) -> FieldError {
+    let present: Vec<&str> = proto
+        .fields
+        .iter()
+        .filter(|f| f.present(hdr))
+        .map(|f| f.name)
+        .collect();
+    let mut help = format!("{} fields: {}", proto.name, present.join(", "));
+    if let Some(c) = layers::closest(name, proto.fields.iter().map(|f| f.name)) {
+        help = format!("did you mean `{c}`? {help}");
+    }
+    FieldError::new(format!("{} has no field `{name}`", proto.name)).help(help)
+}
+
+fn absent_field(proto: &Proto, f: &Field, hdr: &[u8]) -> FieldError {
+    let present: Vec<&str> = proto
+        .fields
+        .iter()
+        .filter(|f| f.present(hdr))
+        .map(|f| f.name)
+        .collect();
+    FieldError::new(format!(
+        "{}.{} does not exist in this {} header",
+        proto.accessor, f.name, proto.name
+    ))
+    .help(format!(
+        "{} (it depends on the header's type); fields here: {}",
+        f.doc,
+        present.join(", ")
+    ))
+}

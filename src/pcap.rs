@@ -1,0 +1,1404 @@
+//! Reading and writing packet captures: classic pcap (microsecond and
+//! nanosecond resolution, either byte order) and pcapng.
+//!
+//! Both formats are parsed by hand. The reader streams through a large
+//! [`BufReader`] and, through [`PcapReader::next_into`], reuses the caller's
+//! buffer so that reading does not allocate per record. Every length read
+//! from a file is checked before anything is allocated for it, and nothing
+//! read from a file can make this module panic.
+//!
+//! Errors are [`PcapError`]s: a message meant for people, plus a hint
+//! (through [`miette::Diagnostic::help`]) on what to do about it.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+/// The largest captured length accepted for one record (256 KiB), when
+/// reading and when writing.
+pub const MAX_RECORD: u32 = 256 * 1024;
+
+/// The largest pcapng block accepted (16 MiB).
+pub const MAX_BLOCK: u32 = 16 * 1024 * 1024;
+
+/// Size of the read and write buffers.
+const BUF_SIZE: usize = 256 * 1024;
+
+const NS_PER_SEC: u32 = 1_000_000_000;
+
+/// pcapng block types.
+const SHB_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+const SHB_TYPE: u32 = 0x0a0d_0d0a;
+const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
+const IDB_TYPE: u32 = 1;
+const PB_TYPE: u32 = 2;
+const SPB_TYPE: u32 = 3;
+const EPB_TYPE: u32 = 6;
+
+/// pcapng option codes.
+const OPT_ENDOFOPT: u16 = 0;
+const OPT_SHB_USERAPPL: u16 = 4;
+const OPT_IF_TSRESOL: u16 = 9;
+const OPT_IF_TSOFFSET: u16 = 14;
+
+/// One captured frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Record {
+    pub data: Vec<u8>,
+    /// Seconds since the epoch.
+    pub ts_sec: i64,
+    /// Nanoseconds within the second (0..1e9).
+    pub ts_nsec: u32,
+    /// Original length on the wire.
+    pub orig_len: u32,
+    /// DLT/LINKTYPE number (1 = Ethernet).
+    pub linktype: u32,
+}
+
+/// A capture file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Classic pcap, microsecond timestamps (magic a1b2c3d4).
+    Pcap,
+    /// Classic pcap, nanosecond timestamps (magic a1b23c4d).
+    PcapNs,
+    /// pcapng.
+    PcapNg,
+}
+
+impl Format {
+    /// The format a file name asks for: `.pcapng` (any case) gives
+    /// [`Format::PcapNg`], anything else [`Format::Pcap`].
+    pub fn from_path(path: impl AsRef<Path>) -> Format {
+        match path.as_ref().extension().and_then(|e| e.to_str()) {
+            Some(ext) if ext.eq_ignore_ascii_case("pcapng") => Format::PcapNg,
+            _ => Format::Pcap,
+        }
+    }
+
+    /// A short name for messages: "pcap", "pcap (nanosecond)" or "pcapng".
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Pcap => "pcap",
+            Format::PcapNs => "pcap (nanosecond)",
+            Format::PcapNg => "pcapng",
+        }
+    }
+
+    fn family(self) -> &'static str {
+        match self {
+            Format::Pcap | Format::PcapNs => "pcap",
+            Format::PcapNg => "pcapng",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The usual name of a link type, for messages ("" when unknown).
+pub fn linktype_name(linktype: u32) -> &'static str {
+    match linktype {
+        0 => "NULL",
+        1 => "ETHERNET",
+        9 => "PPP",
+        101 => "RAW",
+        105 => "IEEE802_11",
+        108 => "LOOP",
+        113 => "LINUX_SLL",
+        127 => "IEEE802_11_RADIOTAP",
+        228 => "IPV4",
+        229 => "IPV6",
+        276 => "LINUX_SLL2",
+        _ => "",
+    }
+}
+
+fn linktype_label(linktype: u32) -> String {
+    match linktype_name(linktype) {
+        "" => linktype.to_string(),
+        name => format!("{linktype} ({name})"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// An error reading or writing a capture.
+///
+/// `Display` gives one line for people; [`miette::Diagnostic`] adds a code
+/// and a hint.
+#[derive(Debug)]
+pub struct PcapError {
+    /// The file (or the name given to `from_reader` / `to_writer`).
+    pub path: String,
+    pub kind: PcapErrorKind,
+    /// Byte offset in the file: where the bad record or block starts, or for
+    /// [`PcapErrorKind::TruncatedHeader`] where the file ends.
+    pub offset: Option<u64>,
+    /// The format of the file, once it is known.
+    pub format: Option<Format>,
+    /// True for errors while writing.
+    pub writing: bool,
+}
+
+/// What went wrong. Record indexes are 0-based (the first record is index
+/// 0); messages show them 1-based, as "record #1".
+#[derive(Debug)]
+pub enum PcapErrorKind {
+    /// An I/O error from the operating system.
+    Io(io::Error),
+    /// The file to read does not exist.
+    NotFound,
+    /// The file starts with these bytes, which are no capture magic.
+    BadMagic([u8; 4]),
+    /// The file ends inside its file header (or is empty).
+    TruncatedHeader,
+    /// The file ends inside a record (pcapng: inside a block; `index` is
+    /// then the index the next record would have had).
+    TruncatedRecord { index: u64 },
+    /// A record's captured length is above [`MAX_RECORD`].
+    RecordTooLarge { index: u64, len: u32 },
+    /// A malformed pcapng block.
+    BadBlock(String),
+    /// Writing: a classic pcap file holds one link type and the record has
+    /// another.
+    LinktypeMismatch { index: u64, file: u32, record: u32 },
+    /// Writing: the record's timestamp cannot be stored in the format.
+    TimestampOutOfRange { index: u64, ts_sec: i64 },
+    /// Something valid that this module does not handle.
+    Unsupported(String),
+}
+
+impl PcapError {
+    fn new(path: &str, kind: PcapErrorKind) -> Self {
+        PcapError {
+            path: path.to_string(),
+            kind,
+            offset: None,
+            format: None,
+            writing: false,
+        }
+    }
+
+    fn family(&self) -> &'static str {
+        self.format.map_or("capture", Format::family)
+    }
+
+    fn code_str(&self) -> &'static str {
+        match self.kind {
+            PcapErrorKind::Io(_) => "pcap::io",
+            PcapErrorKind::NotFound => "pcap::not_found",
+            PcapErrorKind::BadMagic(_) => "pcap::bad_magic",
+            PcapErrorKind::TruncatedHeader => "pcap::truncated_header",
+            PcapErrorKind::TruncatedRecord { .. } => "pcap::truncated_record",
+            PcapErrorKind::RecordTooLarge { .. } => "pcap::record_too_large",
+            PcapErrorKind::BadBlock(_) => "pcap::bad_block",
+            PcapErrorKind::LinktypeMismatch { .. } => "pcap::linktype_mismatch",
+            PcapErrorKind::TimestampOutOfRange { .. } => "pcap::timestamp_out_of_range",
+            PcapErrorKind::Unsupported(_) => "pcap::unsupported",
+        }
+    }
+
+    /// The hint shown under the message.
+    pub fn hint(&self) -> Option<String> {
+        let intact = |n: u64| match n {
+            0 => "there are no records before it".to_string(),
+            1 => "the record before it is intact".to_string(),
+            n => format!("the {n} records before it are intact"),
+        };
+        let hint = match &self.kind {
+            PcapErrorKind::Io(_) if self.writing => {
+                "check that the directory exists, that you may write there, and that the disk is not full"
+                    .to_string()
+            }
+            PcapErrorKind::Io(_) => return None,
+            PcapErrorKind::NotFound => {
+                "check the spelling of the path; relative paths start from the current directory"
+                    .to_string()
+            }
+            PcapErrorKind::BadMagic(m) => magic_hint(*m),
+            PcapErrorKind::TruncatedHeader => {
+                "a pcap file starts with a 24-byte header and a pcapng file with a section header \
+                 block; this file ends before that, so it was probably cut off or is still being \
+                 written"
+                    .to_string()
+            }
+            PcapErrorKind::TruncatedRecord { index } => format!(
+                "the capture was probably interrupted while it was written; {}",
+                intact(*index)
+            ),
+            PcapErrorKind::RecordTooLarge { .. } if self.writing => format!(
+                "cut the packet data to at most {MAX_RECORD} bytes (orig_len can keep the real length)"
+            ),
+            PcapErrorKind::RecordTooLarge { index, .. } => format!(
+                "the file is probably corrupt from this record on ({}); records over {} KiB are not supported",
+                intact(*index),
+                MAX_RECORD / 1024
+            ),
+            PcapErrorKind::BadBlock(_) => {
+                "the file is damaged from this block on; the packets before it are intact"
+                    .to_string()
+            }
+            PcapErrorKind::LinktypeMismatch { .. } => {
+                "a classic pcap file holds a single link type: write to a file ending in .pcapng, \
+                 which can mix link types, or keep the records of each link type in their own file"
+                    .to_string()
+            }
+            PcapErrorKind::TimestampOutOfRange { .. } => match self.format {
+                Some(Format::PcapNg) => "pcapng timestamps are written as unsigned 64-bit nanoseconds \
+                                         since 1970, so they must lie between 1970 and 2554"
+                    .to_string(),
+                _ => "classic pcap stores seconds as an unsigned 32-bit number, so timestamps must lie \
+                      between 1970 and 2106"
+                    .to_string(),
+            },
+            PcapErrorKind::Unsupported(_) => return None,
+        };
+        Some(hint)
+    }
+}
+
+fn magic_hint(m: [u8; 4]) -> String {
+    let accepted = "accepted formats: pcap (magic a1 b2 c3 d4 or d4 c3 b2 a1), pcap with nanosecond \
+                    timestamps (a1 b2 3c 4d or 4d 3c b2 a1) and pcapng (0a 0d 0d 0a)";
+    let why = match m {
+        [0x1f, 0x8b, ..] => "the file is gzip-compressed: decompress it first (gunzip); ",
+        [0x28, 0xb5, 0x2f, 0xfd] => "the file is zstd-compressed: decompress it first (unzstd); ",
+        [0xfd, 0x37, 0x7a, 0x58] => "the file is xz-compressed: decompress it first (unxz); ",
+        [0x50, 0x4b, 0x03, 0x04] => "the file is a zip archive: extract it first; ",
+        [0xa1, 0xb2, 0xcd, 0x34] | [0x34, 0xcd, 0xb2, 0xa1] => {
+            "this is the old \"modified pcap\" format, which is not supported: convert it with \
+             `editcap -F pcap in out.pcap`; "
+        }
+        _ if m
+            .iter()
+            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) =>
+        {
+            "the file looks like text, not a capture; "
+        }
+        _ => "",
+    };
+    format!("{why}{accepted}")
+}
+
+impl fmt::Display for PcapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.path;
+        let fam = self.family();
+        let at = self.offset.unwrap_or(0);
+        match &self.kind {
+            PcapErrorKind::Io(e) if self.writing => write!(f, "cannot write \"{p}\": {e}"),
+            PcapErrorKind::Io(e) => match self.offset {
+                Some(o) => write!(f, "cannot read \"{p}\" at byte {o}: {e}"),
+                None => write!(f, "cannot read \"{p}\": {e}"),
+            },
+            PcapErrorKind::NotFound => write!(f, "cannot open \"{p}\": no such file"),
+            PcapErrorKind::BadMagic(m) => write!(
+                f,
+                "\"{p}\" is not a pcap or pcapng file: it starts with the bytes \
+                 {:02x} {:02x} {:02x} {:02x}",
+                m[0], m[1], m[2], m[3]
+            ),
+            PcapErrorKind::TruncatedHeader => match self.offset {
+                Some(0) => write!(f, "\"{p}\" is empty: it does not even hold a file header"),
+                Some(o) => write!(
+                    f,
+                    "corrupt {fam} \"{p}\": the file ends at byte {o}, inside its file header"
+                ),
+                None => write!(
+                    f,
+                    "corrupt {fam} \"{p}\": the file ends inside its file header"
+                ),
+            },
+            PcapErrorKind::TruncatedRecord { index } => match self.format {
+                Some(Format::PcapNg) => write!(
+                    f,
+                    "corrupt pcapng \"{p}\": the file ends inside the block at byte {at} \
+                     (while reading record #{})",
+                    index + 1
+                ),
+                _ => write!(
+                    f,
+                    "corrupt {fam} \"{p}\": record #{} (starting at byte {at}) is cut off: \
+                     the file ends inside the record",
+                    index + 1
+                ),
+            },
+            PcapErrorKind::RecordTooLarge { index, len } if self.writing => write!(
+                f,
+                "cannot write record #{} to \"{p}\": its {len} bytes of data are more than \
+                 the limit of {MAX_RECORD} bytes",
+                index + 1
+            ),
+            PcapErrorKind::RecordTooLarge { index, len } => write!(
+                f,
+                "corrupt {fam} \"{p}\": record #{} at byte {at} claims {len} captured bytes, \
+                 more than the limit of {MAX_RECORD}",
+                index + 1
+            ),
+            PcapErrorKind::BadBlock(msg) => {
+                write!(f, "corrupt pcapng \"{p}\": the block at byte {at} {msg}")
+            }
+            PcapErrorKind::LinktypeMismatch {
+                index,
+                file,
+                record,
+            } => write!(
+                f,
+                "cannot write record #{} to \"{p}\": its link type {} differs from the \
+                 file's link type {}",
+                index + 1,
+                linktype_label(*record),
+                linktype_label(*file)
+            ),
+            PcapErrorKind::TimestampOutOfRange { index, ts_sec } => write!(
+                f,
+                "cannot write record #{} to \"{p}\": its timestamp ({ts_sec} s since 1970) \
+                 cannot be stored in {}",
+                index + 1,
+                self.format.map_or("this format", Format::name)
+            ),
+            PcapErrorKind::Unsupported(msg) => write!(f, "cannot handle \"{p}\": {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for PcapError {}
+
+impl miette::Diagnostic for PcapError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code_str()))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.hint()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display + 'a>)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+#[inline]
+fn u32_from(b: [u8; 4], big_endian: bool) -> u32 {
+    if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    }
+}
+
+#[inline]
+fn u16_from(b: [u8; 2], big_endian: bool) -> u16 {
+    if big_endian {
+        u16::from_be_bytes(b)
+    } else {
+        u16::from_le_bytes(b)
+    }
+}
+
+/// The u32 at `off` in a fixed-size header (`off + 4 <= N`).
+#[inline]
+fn field32<const N: usize>(h: &[u8; N], off: usize, big_endian: bool) -> u32 {
+    u32_from([h[off], h[off + 1], h[off + 2], h[off + 3]], big_endian)
+}
+
+/// The u32 at `off` in a slice, if it is there.
+fn slice32(b: &[u8], off: usize, big_endian: bool) -> Option<u32> {
+    let s = b.get(off..off.checked_add(4)?)?;
+    Some(u32_from([s[0], s[1], s[2], s[3]], big_endian))
+}
+
+fn slice16(b: &[u8], off: usize, big_endian: bool) -> Option<u16> {
+    let s = b.get(off..off.checked_add(2)?)?;
+    Some(u16_from([s[0], s[1]], big_endian))
+}
+
+/// Rounds up to a multiple of 4.
+#[inline]
+fn pad4(n: usize) -> usize {
+    n.div_ceil(4) * 4
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Splits a timestamp into whole seconds and nanoseconds in 0..1e9,
+/// carrying nanoseconds >= 1e9 into the seconds (saturating).
+fn normalize_ts(ts_sec: i64, ts_nsec: u32) -> (i64, u32) {
+    (
+        ts_sec.saturating_add(i64::from(ts_nsec / NS_PER_SEC)),
+        ts_nsec % NS_PER_SEC,
+    )
+}
+
+/// A pcapng interface's timestamp resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TsResol {
+    /// Units of 10^-k seconds.
+    Pow10(u8),
+    /// Units of 2^-k seconds.
+    Pow2(u8),
+}
+
+impl TsResol {
+    fn from_option(v: u8) -> TsResol {
+        if v & 0x80 != 0 {
+            TsResol::Pow2(v & 0x7f)
+        } else {
+            TsResol::Pow10(v)
+        }
+    }
+
+    /// Converts a timestamp in this resolution to (seconds, nanoseconds);
+    /// sub-nanosecond parts are truncated.
+    fn split(self, ts: u64) -> (u64, u32) {
+        let units_per_sec: u128 = match self {
+            TsResol::Pow10(k) => match 10u128.checked_pow(u32::from(k)) {
+                Some(u) => u,
+                // 10^k > u64::MAX: the timestamp is far below a nanosecond.
+                None => return (0, 0),
+            },
+            // k <= 127 here.
+            TsResol::Pow2(k) => 1u128 << k,
+        };
+        let ts = u128::from(ts);
+        let secs = ts / units_per_sec;
+        // frac <= ts < 2^64, so frac * 1e9 < 2^94: no overflow.
+        let frac = ts % units_per_sec;
+        let nsec = frac * u128::from(NS_PER_SEC) / units_per_sec;
+        (
+            u64::try_from(secs).unwrap_or(u64::MAX),
+            u32::try_from(nsec).unwrap_or(0),
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    linktype: u32,
+    snaplen: u32,
+    resol: TsResol,
+    offset: i64,
+}
+
+// ---------------------------------------------------------------------------
+// Reader
+// ---------------------------------------------------------------------------
+
+/// A streaming reader for pcap and pcapng files, in constant memory.
+///
+/// Use [`PcapReader::next_into`] in hot loops (it reuses the record's
+/// buffer), or iterate for owned [`Record`]s.
+pub struct PcapReader {
+    r: BufReader<Box<dyn Read + Send>>,
+    path: String,
+    format: Format,
+    linktype: u32,
+    snaplen: u32,
+    /// Byte offset of the next unread byte.
+    pos: u64,
+    /// Records returned so far.
+    index: u64,
+    /// Set at end of file or after an error.
+    done: bool,
+    big_endian: bool,
+    /// pcapng: the current section's interfaces.
+    ifaces: Vec<Interface>,
+    /// pcapng: whether `linktype` was set from an interface yet.
+    have_linktype: bool,
+    /// pcapng: buffer for small non-packet blocks.
+    scratch: Vec<u8>,
+}
+
+impl fmt::Debug for PcapReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PcapReader")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .field("linktype", &self.linktype)
+            .field("pos", &self.pos)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PcapReader {
+    /// Opens a capture file and reads its file header.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, PcapError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                PcapError::new(&name, PcapErrorKind::NotFound)
+            } else {
+                PcapError::new(&name, PcapErrorKind::Io(e))
+            }
+        })?;
+        Self::from_reader(Box::new(file), &name)
+    }
+
+    /// Reads a capture from any reader (e.g. stdin); `name` is used in
+    /// error messages.
+    pub fn from_reader(r: Box<dyn Read + Send>, name: &str) -> Result<Self, PcapError> {
+        let mut rd = PcapReader {
+            r: BufReader::with_capacity(BUF_SIZE, r),
+            path: name.to_string(),
+            format: Format::Pcap,
+            linktype: 1,
+            snaplen: 0,
+            pos: 0,
+            index: 0,
+            done: false,
+            big_endian: false,
+            ifaces: Vec::new(),
+            have_linktype: false,
+            scratch: Vec::new(),
+        };
+        rd.read_file_header()?;
+        Ok(rd)
+    }
+
+    /// The file's format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The file's link type; for pcapng that of the first interface (1,
+    /// Ethernet, if the file declares none before its first packet).
+    pub fn linktype(&self) -> u32 {
+        self.linktype
+    }
+
+    /// The snapshot length from the file header (pcapng: of the first
+    /// interface; 0 means unlimited).
+    pub fn snaplen(&self) -> u32 {
+        self.snaplen
+    }
+
+    /// The file (or stream) name used in messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Records read so far.
+    pub fn records_read(&self) -> u64 {
+        self.index
+    }
+
+    /// Reads the next record into `rec`, reusing its buffer. Returns
+    /// `Ok(false)` at the end of the file; after the end or an error it
+    /// keeps returning `Ok(false)`.
+    pub fn next_into(&mut self, rec: &mut Record) -> Result<bool, PcapError> {
+        if self.done {
+            return Ok(false);
+        }
+        let res = match self.format {
+            Format::Pcap | Format::PcapNs => self.next_classic(rec),
+            Format::PcapNg => self.next_ng(rec),
+        };
+        match res {
+            Ok(true) => {
+                self.index += 1;
+                Ok(true)
+            }
+            Ok(false) => {
+                self.done = true;
+                Ok(false)
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+        }
+    }
+
+    // --- errors -----------------------------------------------------------
+
+    fn err(&self, kind: PcapErrorKind, offset: u64) -> PcapError {
+        PcapError {
+            path: self.path.clone(),
+            kind,
+            offset: Some(offset),
+            format: Some(self.format),
+            writing: false,
+        }
+    }
+
+    fn io_err(&self, e: io::Error) -> PcapError {
+        self.err(PcapErrorKind::Io(e), self.pos)
+    }
+
+    /// The file ends inside the record or block starting at `start`.
+    fn truncated(&self, start: u64) -> PcapError {
+        if start == 0 {
+            self.err(PcapErrorKind::TruncatedHeader, self.pos)
+        } else {
+            self.err(PcapErrorKind::TruncatedRecord { index: self.index }, start)
+        }
+    }
+
+    fn bad_block(&self, msg: String, start: u64) -> PcapError {
+        self.err(PcapErrorKind::BadBlock(msg), start)
+    }
+
+    // --- raw input ----------------------------------------------------------
+
+    /// Reads up to `buf.len()` bytes; returns how many (short only at EOF).
+    #[inline]
+    fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, PcapError> {
+        let n = read_full(&mut self.r, buf).map_err(|e| self.io_err(e))?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    /// Fills `buf`, or fails as truncated for the item starting at `start`.
+    #[inline]
+    fn fill(&mut self, buf: &mut [u8], start: u64) -> Result<(), PcapError> {
+        if self.read_some(buf)? < buf.len() {
+            return Err(self.truncated(start));
+        }
+        Ok(())
+    }
+
+    /// Reads exactly `len` bytes into `data` (resized, allocation reused).
+    #[inline]
+    fn fill_vec(&mut self, data: &mut Vec<u8>, len: usize, start: u64) -> Result<(), PcapError> {
+        data.resize(len, 0);
+        self.fill(data, start)
+    }
+
+    /// Reads `len` bytes into the scratch buffer, growing it only as data
+    /// actually arrives.
+    fn fill_scratch(&mut self, len: usize, start: u64) -> Result<(), PcapError> {
+        self.scratch.clear();
+        let res = (&mut self.r)
+            .take(len as u64)
+            .read_to_end(&mut self.scratch);
+        let got = res.map_err(|e| self.io_err(e))?;
+        self.pos += got as u64;
+        if got < len {
+            return Err(self.truncated(start));
+        }
+        Ok(())
+    }
+
+    /// Discards `len` bytes.
+    fn skip(&mut self, len: u64, start: u64) -> Result<(), PcapError> {
+        let res = io::copy(&mut (&mut self.r).take(len), &mut io::sink());
+        let got = res.map_err(|e| self.io_err(e))?;
+        self.pos += got;
+        if got < len {
+            return Err(self.truncated(start));
+        }
+        Ok(())
+    }
+
+    // --- file header ----------------------------------------------------------
+
+    fn read_file_header(&mut self) -> Result<(), PcapError> {
+        let mut magic = [0u8; 4];
+        let n = self.read_some(&mut magic)?;
+        if n < 4 {
+            let mut e = self.err(PcapErrorKind::TruncatedHeader, self.pos);
+            e.format = None;
+            return Err(e);
+        }
+        let (format, big_endian) = match magic {
+            [0xa1, 0xb2, 0xc3, 0xd4] => (Format::Pcap, true),
+            [0xd4, 0xc3, 0xb2, 0xa1] => (Format::Pcap, false),
+            [0xa1, 0xb2, 0x3c, 0x4d] => (Format::PcapNs, true),
+            [0x4d, 0x3c, 0xb2, 0xa1] => (Format::PcapNs, false),
+            SHB_MAGIC => (Format::PcapNg, false),
+            _ => {
+                let mut e = self.err(PcapErrorKind::BadMagic(magic), 0);
+                e.format = None;
+                return Err(e);
+            }
+        };
+        self.format = format;
+        self.big_endian = big_endian;
+        if format == Format::PcapNg {
+            return self.open_ng();
+        }
+        // version (2+2), thiszone, sigfigs, snaplen, network
+        let mut h = [0u8; 20];
+        self.fill(&mut h, 0)?;
+        self.snaplen = field32(&h, 12, big_endian);
+        // The upper 4 bits hold FCS information.
+        self.linktype = field32(&h, 16, big_endian) & 0x0fff_ffff;
+        Ok(())
+    }
+
+    // --- classic pcap ---------------------------------------------------------
+
+    #[inline]
+    fn next_classic(&mut self, rec: &mut Record) -> Result<bool, PcapError> {
+        let start = self.pos;
+        let mut h = [0u8; 16];
+        let n = self.read_some(&mut h)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if n < h.len() {
+            return Err(self.truncated(start));
+        }
+        let be = self.big_endian;
+        let ts_sec = field32(&h, 0, be);
+        let ts_frac = field32(&h, 4, be);
+        let incl_len = field32(&h, 8, be);
+        let orig_len = field32(&h, 12, be);
+        if incl_len > MAX_RECORD {
+            return Err(self.err(
+                PcapErrorKind::RecordTooLarge {
+                    index: self.index,
+                    len: incl_len,
+                },
+                start,
+            ));
+        }
+        self.fill_vec(&mut rec.data, incl_len as usize, start)?;
+        let nsec = if self.format == Format::PcapNs {
+            u64::from(ts_frac)
+        } else {
+            u64::from(ts_frac) * 1000
+        };
+        // An out-of-range fraction (bad writer) is carried into the seconds.
+        rec.ts_sec = i64::from(ts_sec) + (nsec / u64::from(NS_PER_SEC)) as i64;
+        rec.ts_nsec = (nsec % u64::from(NS_PER_SEC)) as u32;
+        rec.orig_len = orig_len;
+        rec.linktype = self.linktype;
+        Ok(true)
+    }
+
+    // --- pcapng -----------------------------------------------------------------
+
+    /// Reads the first section header (whose first 4 bytes are consumed)
+    /// and the blocks up to the first interface description.
+    fn open_ng(&mut self) -> Result<(), PcapError> {
+        let mut scratch_rec = Record::default();
+        self.ng_block(0, SHB_MAGIC, &mut scratch_rec)?;
+        while self.ifaces.is_empty() {
+            let start = self.pos;
+            let mut t = [0u8; 4];
+            let n = self.read_some(&mut t)?;
+            if n == 0 {
+                break;
+            }
+            if n < 4 {
+                return Err(self.truncated(start));
+            }
+            if self.ng_block(start, t, &mut scratch_rec)? {
+                // Unreachable: packets need an interface, and we stop at the
+                // first one.
+                return Err(self.bad_block("holds a packet before any interface".into(), start));
+            }
+        }
+        Ok(())
+    }
+
+    fn next_ng(&mut self, rec: &mut Record) -> Result<bool, PcapError> {
+        loop {
+            let start = self.pos;
+            let mut t = [0u8; 4];
+            let n = self.read_some(&mut t)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            if n < 4 {
+                return Err(self.truncated(start));
+            }
+            if self.ng_block(start, t, rec)? {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Checks a block's total length against the format's rules.
+    fn check_block_len(&self, len: u32, min: u32, what: &str, start: u64) -> Result<(), PcapError> {
+        let problem = if len > MAX_BLOCK {
+            format!("is over the {} MiB limit", MAX_BLOCK >> 20)
+        } else if !len.is_multiple_of(4) {
+            "is not a multiple of 4".to_string()
+        } else if len < min {
+            format!("is below the minimum of {min} bytes for this block type")
+        } else {
+            return Ok(());
+        };
+        Err(self.bad_block(
+            format!("({what}) claims an impossible length of {len} bytes, which {problem}"),
+            start,
+        ))
+    }
+
+    /// Reads the trailing copy of the block length and checks it.
+    fn block_trailer(&mut self, len: u32, start: u64) -> Result<(), PcapError> {
+        let mut t = [0u8; 4];
+        self.fill(&mut t, start)?;
+        let trailer = u32_from(t, self.big_endian);
+        if trailer != len {
+            return Err(self.bad_block(
+                format!(
+                    "ends with the length {trailer}, which does not match its leading length {len}"
+                ),
+                start,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Handles one block whose type bytes `t` were read; returns true when
+    /// it was a packet, now in `rec`.
+    fn ng_block(&mut self, start: u64, t: [u8; 4], rec: &mut Record) -> Result<bool, PcapError> {
+        if t == SHB_MAGIC {
+            self.section_header(start)?;
+            return Ok(false);
+        }
+        let be = self.big_endian;
+        let btype = u32_from(t, be);
+        let mut l = [0u8; 4];
+        self.fill(&mut l, start)?;
+        let len = u32_from(l, be);
+        match btype {
+            IDB_TYPE => {
+                self.interface_block(len, start)?;
+                Ok(false)
+            }
+            EPB_TYPE | PB_TYPE => {
+                self.packet_block(btype, len, start, rec)?;
+                Ok(true)
+            }
+            SPB_TYPE => {
+                self.simple_packet_block(len, start, rec)?;
+                Ok(true)
+            }
+            _ => {
+                let what = format!("type 0x{btype:08x}");
+                self.check_block_len(len, 12, &what, start)?;
+                self.skip(u64::from(len) - 12, start)?;
+                self.block_trailer(len, start)?;
+                Ok(false)
+            }
+        }
+    }
+
+    fn section_header(&mut self, start: u64) -> Result<(), PcapError> {
+        // total length, byte-order magic
+        let mut h = [0u8; 8];
+        self.fill(&mut h, start)?;
+        let bom = [h[4], h[5], h[6], h[7]];
+        self.big_endian = if u32::from_be_bytes(bom) == BYTE_ORDER_MAGIC {
+            true
+        } else if u32::from_le_bytes(bom) == BYTE_ORDER_MAGIC {
+            false
+        } else {
+            return Err(self.bad_block(
+                format!(
+                    "(a section header) has the byte-order magic {:02x} {:02x} {:02x} {:02x} \
+                     instead of 1a 2b 3c 4d",
+                    bom[0], bom[1], bom[2], bom[3]
+                ),
+                start,
+            ));
+        };
+        let be = self.big_endian;
+        let len = u32_from([h[0], h[1], h[2], h[3]], be);
+        self.check_block_len(len, 28, "a section header", start)?;
+        // version (2+2), section length (8), options, trailer
+        self.fill_scratch(len as usize - 12, start)?;
+        let major = slice16(&self.scratch, 0, be).unwrap_or(0);
+        let minor = slice16(&self.scratch, 2, be).unwrap_or(0);
+        let trailer = slice32(&self.scratch, len as usize - 16, be).unwrap_or(0);
+        if trailer != len {
+            return Err(self.bad_block(
+                format!("(a section header) ends with the length {trailer}, which does not match its leading length {len}"),
+                start,
+            ));
+        }
+        if major != 1 {
+            return Err(self.err(
+                PcapErrorKind::Unsupported(format!(
+                    "the section at byte {start} is pcapng version {major}.{minor}; only version 1.x is supported"
+                )),
+                start,
+            ));
+        }
+        self.ifaces.clear();
+        Ok(())
+    }
+
+    fn interface_block(&mut self, len: u32, start: u64) -> Result<(), PcapError> {
+        let be = self.big_endian;
+        self.check_block_len(len, 20, "an interface description", start)?;
+        // linktype (2), reserved (2), snaplen (4), options, trailer (4)
+        let body = len as usize - 8;
+        self.fill_scratch(body, start)?;
+        let s = &self.scratch;
+        let linktype = u32::from(slice16(s, 0, be).unwrap_or(0));
+        let snaplen = slice32(s, 4, be).unwrap_or(0);
+        let trailer = slice32(s, body - 4, be).unwrap_or(0);
+        let mut iface = Interface {
+            linktype,
+            snaplen,
+            resol: TsResol::Pow10(6),
+            offset: 0,
+        };
+        // Options: lenient, a malformed option ends the list.
+        let opts = s.get(8..body - 4).unwrap_or(&[]);
+        let mut off = 0usize;
+        while let (Some(code), Some(olen)) = (slice16(opts, off, be), slice16(opts, off + 2, be)) {
+            if code == OPT_ENDOFOPT {
+                break;
+            }
+            let vstart = off + 4;
+            let Some(val) = opts.get(vstart..vstart + usize::from(olen)) else {
+                break;
+            };
+            match (code, val) {
+                (OPT_IF_TSRESOL, [v, ..]) => iface.resol = TsResol::from_option(*v),
+                (OPT_IF_TSOFFSET, _) => {
+                    if let Ok(b) = <[u8; 8]>::try_from(val) {
+                        iface.offset = if be {
+                            i64::from_be_bytes(b)
+                        } else {
+                            i64::from_le_bytes(b)
+                        };
+                    }
+                }
+                _ => {}
+            }
+            off = vstart + pad4(usize::from(olen));
+        }
+        if trailer != len {
+            return Err(self.bad_block(
+                format!("(an interface description) ends with the length {trailer}, which does not match its leading length {len}"),
+                start,
+            ));
+        }
+        if !self.have_linktype {
+            self.have_linktype = true;
+            self.linktype = linktype;
+            self.snaplen = snaplen;
+        }
+        self.ifaces.push(iface);
+        Ok(())
+    }
+
+    fn interface(&self, id: u32, start: u64) -> Result<Interface, PcapError> {
+        match self.ifaces.get(id as usize) {
+            Some(i) => Ok(*i),
+            None => Err(self.bad_block(
+                format!(
+                    "holds a packet of interface {id}, but the section defines only {} interface(s) before it",
+                    self.ifaces.len()
+                ),
+                start,
+            )),
+        }
+    }
+
+    /// Enhanced Packet Block (type 6) or obsolete Packet Block (type 2).
+    fn packet_block(
+        &mut self,
+        btype: u32,
+        len: u32,
+        start: u64,
+        rec: &mut Record,
+    ) -> Result<(), PcapError> {
+        let be = self.big_endian;
+        let what = if btype == EPB_TYPE {
+            "an enhanced packet"
+        } else {
+            "a packet"
+        };
+        self.check_block_len(len, 32, what, start)?;
+        // interface, ts high, ts low, captured length, original length
+        let mut h = [0u8; 20];
+        self.fill(&mut h, start)?;
+        let iface_id = if btype == EPB_TYPE {
+            field32(&h, 0, be)
+        } else {
+            u32::from(u16_from([h[0], h[1]], be))
+        };
+        let ts = (u64::from(field32(&h, 4, be)) << 32) | u64::from(field32(&h, 8, be));
+        let cap = field32(&h, 12, be);
+        let orig_len = field32(&h, 16, be);
+        if cap > MAX_RECORD {
+            return Err(self.err(
+                PcapErrorKind::RecordTooLarge {
+                    index: self.index,
+                    len: cap,
+                },
+                start,
+            ));
+        }
+        let room = len - 32;
+        if cap > room {
+            return Err(self.bad_block(
+                format!("({what}) claims {cap} captured bytes but has room for only {room}"),
+                start,
+            ));
+        }
+        let iface = self.interface(iface_id, start)?;
+        self.fill_vec(&mut rec.data, cap as usize, start)?;
+        // padding and options
+        self.skip(u64::from(room - cap), start)?;
+        self.block_trailer(len, start)?;
+        let (secs, nsec) = iface.resol.split(ts);
+        rec.ts_sec = i64::try_from(secs)
+            .unwrap_or(i64::MAX)
+            .saturating_add(iface.offset);
+        rec.ts_nsec = nsec;
+        rec.orig_len = orig_len;
+        rec.linktype = iface.linktype;
+        Ok(())
+    }
+
+    fn simple_packet_block(
+        &mut self,
+        len: u32,
+        start: u64,
+        rec: &mut Record,
+    ) -> Result<(), PcapError> {
+        let be = self.big_endian;
+        self.check_block_len(len, 16, "a simple packet", start)?;
+        let mut h = [0u8; 4];
+        self.fill(&mut h, start)?;
+        let orig_len = u32_from(h, be);
+        let iface = self.interface(0, start)?;
+        let room = len - 16;
+        let mut cap = orig_len.min(room);
+        if iface.snaplen != 0 {
+            cap = cap.min(iface.snaplen);
+        }
+        if cap > MAX_RECORD {
+            return Err(self.err(
+                PcapErrorKind::RecordTooLarge {
+                    index: self.index,
+                    len: cap,
+                },
+                start,
+            ));
+        }
+        self.fill_vec(&mut rec.data, cap as usize, start)?;
+        self.skip(u64::from(room - cap), start)?;
+        self.block_trailer(len, start)?;
+        rec.ts_sec = 0;
+        rec.ts_nsec = 0;
+        rec.orig_len = orig_len;
+        rec.linktype = iface.linktype;
+        Ok(())
+    }
+}
+
+impl Iterator for PcapReader {
+    type Item = Result<Record, PcapError>;
+
+    /// Yields owned records; after an error, returns `None`.
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut rec = Record::default();
+        match self.next_into(&mut rec) {
+            Ok(true) => Some(Ok(rec)),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl std::iter::FusedIterator for PcapReader {}
+
+/// Reads a whole capture into memory.
+pub fn read_all(path: impl AsRef<Path>) -> Result<Vec<Record>, PcapError> {
+    PcapReader::open(path)?.collect()
+}
+
+// ---------------------------------------------------------------------------
+// Writer
+// ---------------------------------------------------------------------------
+
+/// Writes pcap or pcapng files. The file header is written at creation and
+/// each [`write`](PcapWriter::write) writes one complete record, so the
+/// output is a valid capture whenever the writer is flushed or dropped.
+pub struct PcapWriter {
+    w: BufWriter<Box<dyn Write + Send>>,
+    path: String,
+    format: Format,
+    linktype: u32,
+    /// pcapng: the link type of each interface written so far.
+    ifaces: Vec<u32>,
+    count: u64,
+}
+
+impl fmt::Debug for PcapWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PcapWriter")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .field("linktype", &self.linktype)
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PcapWriter {
+    /// Creates (or truncates) a file; the format follows the name: `.pcapng`
+    /// gives pcapng, anything else classic microsecond pcap.
+    pub fn create(path: impl AsRef<Path>, linktype: u32) -> Result<Self, PcapError> {
+        let format = Format::from_path(path.as_ref());
+        Self::create_with(path, linktype, format)
+    }
+
+    /// Creates (or truncates) a file in the given format.
+    pub fn create_with(
+        path: impl AsRef<Path>,
+        linktype: u32,
+        format: Format,
+    ) -> Result<Self, PcapError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let file = File::create(path).map_err(|e| {
+            let mut err = PcapError::new(&name, PcapErrorKind::Io(e));
+            err.writing = true;
+            err.format = Some(format);
+            err
+        })?;
+        Self::to_writer_named(Box::new(file), &name, linktype, format)
+    }
+
+    /// Writes to any writer (e.g. stdout).
+    pub fn to_writer(
+        w: Box<dyn Write + Send>,
+        linktype: u32,
+        format: Format,
+    ) -> Result<Self, PcapError> {
+        Self::to_writer_named(w, "<output>", linktype, format)
+    }
+
+    /// Like [`to_writer`](PcapWriter::to_writer), with a name for messages.
+    pub fn to_writer_named(
+        w: Box<dyn Write + Send>,
+        name: &str,
+        linktype: u32,
+        format: Format,
+    ) -> Result<Self, PcapError> {
+        let mut wr = PcapWriter {
+            w: BufWriter::with_capacity(BUF_SIZE, w),
+            path: name.to_string(),
+            format,
+            linktype,
+            ifaces: Vec::new(),
+            count: 0,
+        };
+        match format {
+            Format::Pcap | Format::PcapNs => wr.write_classic_header()?,
+            Format::PcapNg => {
+                wr.write_shb()?;
+                wr.write_idb(linktype)?;
+            }
+        }
+        Ok(wr)
+    }
+
+    /// The output's format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The file's link type (pcapng: of its first interface).
+    pub fn linktype(&self) -> u32 {
+        self.linktype
+    }
+
+    /// Records written so far.
+    pub fn records_written(&self) -> u64 {
+        self.count
+    }
+
+    fn err(&self, kind: PcapErrorKind) -> PcapError {
+        PcapError {
+            path: self.path.clone(),
+            kind,
+            offset: None,
+            format: Some(self.format),
+            writing: true,
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), PcapError> {
+        match self.w.write_all(bytes) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.err(PcapErrorKind::Io(e))),
+        }
+    }
+
+    fn write_classic_header(&mut self) -> Result<(), PcapError> {
+        let magic: u32 = if self.format == Format::PcapNs {
+            0xa1b2_3c4d
+        } else {
+            0xa1b2_c3d4
+        };
+        let mut h = [0u8; 24];
+        h[0..4].copy_from_slice(&magic.to_le_bytes());
+        h[4..6].copy_from_slice(&2u16.to_le_bytes());
+        h[6..8].copy_from_slice(&4u16.to_le_bytes());
+        // thiszone and sigfigs stay 0
+        h[16..20].copy_from_slice(&MAX_RECORD.to_le_bytes());
+        h[20..24].copy_from_slice(&self.linktype.to_le_bytes());
+        self.put(&h)
+    }
+
+    fn write_shb(&mut self) -> Result<(), PcapError> {
+        const APP: &[u8] = b"pktscript";
+        let opt_len = 4 + pad4(APP.len()) + 4;
+        let len = 24 + opt_len + 4;
+        let mut b = Vec::with_capacity(len);
+        b.extend_from_slice(&SHB_TYPE.to_le_bytes());
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        b.extend_from_slice(&BYTE_ORDER_MAGIC.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        // section length: unknown
+        b.extend_from_slice(&(-1i64).to_le_bytes());
+        b.extend_from_slice(&OPT_SHB_USERAPPL.to_le_bytes());
+        b.extend_from_slice(&(APP.len() as u16).to_le_bytes());
+        b.extend_from_slice(APP);
+        b.resize(b.len() + pad4(APP.len()) - APP.len(), 0);
+        b.extend_from_slice(&[0u8; 4]); // opt_endofopt
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        self.put(&b)
+    }
+
+    fn write_idb(&mut self, linktype: u32) -> Result<(), PcapError> {
+        let Ok(lt16) = u16::try_from(linktype) else {
+            return Err(self.err(PcapErrorKind::Unsupported(format!(
+                "link type {linktype} does not fit in pcapng's 16-bit link type field"
+            ))));
+        };
+        const LEN: u32 = 32;
+        let mut b = [0u8; LEN as usize];
+        b[0..4].copy_from_slice(&IDB_TYPE.to_le_bytes());
+        b[4..8].copy_from_slice(&LEN.to_le_bytes());
+        b[8..10].copy_from_slice(&lt16.to_le_bytes());
+        // reserved: 0
+        b[12..16].copy_from_slice(&MAX_RECORD.to_le_bytes());
+        b[16..18].copy_from_slice(&OPT_IF_TSRESOL.to_le_bytes());
+        b[18..20].copy_from_slice(&1u16.to_le_bytes());
+        b[20] = 9; // 10^-9 s: nanoseconds
+        // padding (3) and opt_endofopt (4) stay 0
+        b[28..32].copy_from_slice(&LEN.to_le_bytes());
+        self.put(&b)?;
+        self.ifaces.push(linktype);
+        Ok(())
+    }
+
+    /// Writes one record. Classic pcap files hold one link type: a record of
+    /// another is an error. pcapng files get a new interface for each new
+    /// link type.
+    pub fn write(&mut self, rec: &Record) -> Result<(), PcapError> {
+        let index = self.count;
+        let cap = rec.data.len();
+        if cap > MAX_RECORD as usize {
+            return Err(self.err(PcapErrorKind::RecordTooLarge {
+                index,
+                len: u32::try_from(cap).unwrap_or(u32::MAX),
+            }));
+        }
+        let cap32 = cap as u32;
+        let (sec, nsec) = normalize_ts(rec.ts_sec, rec.ts_nsec);
+        match self.format {
+            Format::Pcap | Format::PcapNs => {
+                if rec.linktype != self.linktype {
+                    return Err(self.err(PcapErrorKind::LinktypeMismatch {
+                        index,
+                        file: self.linktype,
+                        record: rec.linktype,
+                    }));
+                }
+                let Ok(sec32) = u32::try_from(sec) else {
+                    return Err(self.err(PcapErrorKind::TimestampOutOfRange { index, ts_sec: sec }));
+                };
+                let frac = if self.format == Format::PcapNs {
+                    nsec
+                } else {
+                    nsec / 1000
+                };
+                let mut h = [0u8; 16];
+                h[0..4].copy_from_slice(&sec32.to_le_bytes());
+                h[4..8].copy_from_slice(&frac.to_le_bytes());
+                h[8..12].copy_from_slice(&cap32.to_le_bytes());
+                h[12..16].copy_from_slice(&rec.orig_len.to_le_bytes());
+                self.put(&h)?;
+                self.put(&rec.data)?;
+            }
+            Format::PcapNg => {
+                let total = i128::from(sec) * i128::from(NS_PER_SEC) + i128::from(nsec);
+                let Ok(ts) = u64::try_from(total) else {
+                    return Err(self.err(PcapErrorKind::TimestampOutOfRange { index, ts_sec: sec }));
+                };
+                let iface = match self.ifaces.iter().position(|&l| l == rec.linktype) {
+                    Some(i) => i,
+                    None => {
+                        self.write_idb(rec.linktype)?;
+                        self.ifaces.len() - 1
+                    }
+                };
+                let padded = pad4(cap);
+                let len = (32 + padded) as u32;
+                let mut h = [0u8; 28];
+                h[0..4].copy_from_slice(&EPB_TYPE.to_le_bytes());
+                h[4..8].copy_from_slice(&len.to_le_bytes());
+                h[8..12].copy_from_slice(&(iface as u32).to_le_bytes());
+                h[12..16].copy_from_slice(&((ts >> 32) as u32).to_le_bytes());
+                h[16..20].copy_from_slice(&(ts as u32).to_le_bytes());
+                h[20..24].copy_from_slice(&cap32.to_le_bytes());
+                h[24..28].copy_from_slice(&rec.orig_len.to_le_bytes());
+                self.put(&h)?;
+                self.put(&rec.data)?;
+                let mut tail = [0u8; 7];
+                let npad = padded - cap;
+                tail[npad..npad + 4].copy_from_slice(&len.to_le_bytes());
+                self.put(&tail[..npad + 4])?;
+            }
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Pushes buffered records to the file.
+    pub fn flush(&mut self) -> Result<(), PcapError> {
+        match self.w.flush() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.err(PcapErrorKind::Io(e))),
+        }
+    }
+
+    /// Flushes and closes, reporting any error (dropping flushes too, but
+    /// ignores errors).
+    pub fn close(mut self) -> Result<(), PcapError> {
+        self.flush()
+    }
+}
+
+impl Drop for PcapWriter {
+    fn drop(&mut self) {
+        let _ = self.w.flush();
+    }
+}

@@ -1,0 +1,176 @@
+//! The Rhai bindings: registration of the packet, pcap and utility
+//! functions, the module resolver, and error conversion. Protocol logic does
+//! not live here; these functions convert values and call the library.
+
+pub mod packet;
+pub mod pcap;
+pub mod report;
+pub mod resolver;
+
+use rhai::{Dynamic, Engine, EvalAltResult, Position, Scope};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// Default bound on script operations: generous for real work (hundreds of
+/// millions of operations), yet a runaway loop ends in minutes with a clear error.
+pub const DEFAULT_MAX_OPERATIONS: u64 = 2_000_000_000;
+
+/// An error a script caused, with a hint for the person who wrote it.
+#[derive(Debug, Clone)]
+pub struct UserError {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<crate::layers::FieldError> for UserError {
+    fn from(e: crate::layers::FieldError) -> Self {
+        UserError {
+            message: e.message,
+            help: e.help,
+        }
+    }
+}
+
+/// Wraps a user error as a Rhai runtime error (Rhai fills in the position).
+pub fn user_err(e: impl Into<UserError>) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(Dynamic::from(e.into()), Position::NONE).into()
+}
+
+/// A user error from a message and a hint.
+pub fn err_help(message: impl Into<String>, help: impl Into<String>) -> Box<EvalAltResult> {
+    user_err(UserError {
+        message: message.into(),
+        help: Some(help.into()),
+    })
+}
+
+/// A user error from a message.
+pub fn err_msg(message: impl Into<String>) -> Box<EvalAltResult> {
+    user_err(UserError {
+        message: message.into(),
+        help: None,
+    })
+}
+
+/// The value `exit(n)` carries out of the script.
+#[derive(Debug, Clone, Copy)]
+pub struct ExitCode(pub i64);
+
+/// Source texts by name, for error reports (main script and loaded modules).
+pub type Sources = Rc<RefCell<HashMap<String, String>>>;
+
+/// How to build an engine.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub max_operations: u64,
+    /// Directory of the main script: `import "x"` may load `x.rhai` from it.
+    pub script_dir: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_operations: DEFAULT_MAX_OPERATIONS,
+            script_dir: None,
+        }
+    }
+}
+
+/// An engine with everything pktscript offers registered.
+pub fn engine(opts: &Options, sources: &Sources) -> Engine {
+    let mut e = Engine::new();
+    e.set_max_operations(opts.max_operations);
+    e.set_max_call_levels(256);
+    e.disable_symbol("eval");
+    e.set_module_resolver(resolver::Resolver::new(
+        opts.script_dir.clone(),
+        sources.clone(),
+    ));
+    packet::register(&mut e);
+    pcap::register(&mut e);
+    e.register_type_with_name::<UserError>("Error")
+        .register_fn("to_string", |e: &mut UserError| e.message.clone())
+        .register_get("message", |e: &mut UserError| e.message.clone())
+        .register_get("help", |e: &mut UserError| {
+            e.help.clone().unwrap_or_default()
+        });
+    e.register_type_with_name::<ExitCode>("ExitCode");
+    e.register_fn("exit", |code: i64| -> Result<(), Box<EvalAltResult>> {
+        Err(EvalAltResult::Exit(Dynamic::from(ExitCode(code)), Position::NONE).into())
+    });
+    e
+}
+
+/// The outcome of running a script: an exit status or a report.
+pub enum Outcome {
+    Exit(i32),
+    Value(Dynamic),
+}
+
+/// Compiles and runs `source` (named `name`) with `ARGV` set to `args`.
+pub fn run_source(
+    name: &str,
+    source: &str,
+    args: &[String],
+    opts: &Options,
+) -> Result<Outcome, miette::Report> {
+    let sources: Sources = Rc::new(RefCell::new(HashMap::new()));
+    sources
+        .borrow_mut()
+        .insert(name.to_string(), source.to_string());
+    let engine = engine(opts, &sources);
+    let mut ast = engine
+        .compile(source)
+        .map_err(|e| report::parse_error(name, source, &e))?;
+    ast.set_source(name);
+    let mut scope = Scope::new();
+    let argv: rhai::Array = args.iter().map(|a| Dynamic::from(a.clone())).collect();
+    scope.push_constant("ARGV", argv);
+    match engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast) {
+        Ok(v) => Ok(match v.clone().try_cast::<ExitCode>() {
+            Some(ExitCode(c)) => Outcome::Exit(c.clamp(0, 255) as i32),
+            None => Outcome::Value(v),
+        }),
+        Err(e) => match *e {
+            EvalAltResult::Exit(v, _) => Ok(Outcome::Exit(
+                v.try_cast::<ExitCode>()
+                    .map(|c| c.0.clamp(0, 255) as i32)
+                    .unwrap_or(0),
+            )),
+            _ => Err(report::runtime_error(&e, name, &sources.borrow())),
+        },
+    }
+}
+
+/// Reads and runs a script file.
+pub fn run_file(path: &Path, args: &[String], opts: &Options) -> Result<Outcome, miette::Report> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        miette::miette!(
+            help = "check the path; scripts are plain text files ending in .rhai",
+            "cannot read script {}: {e}",
+            path.display()
+        )
+    })?;
+    let mut opts = opts.clone();
+    opts.script_dir = Some(
+        path.parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(Path::new("."))
+            .to_path_buf(),
+    );
+    run_source(&path.display().to_string(), &source, args, &opts)
+}

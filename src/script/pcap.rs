@@ -1,0 +1,202 @@
+//! Bindings for reading and writing capture files.
+
+use super::{UserError, err_help, user_err};
+use crate::packet::Packet;
+use crate::pcap::{PcapError, PcapReader, PcapWriter, Record};
+use rhai::{Array, Dynamic, Engine, EvalAltResult};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+type R<T> = Result<T, Box<EvalAltResult>>;
+
+impl From<PcapError> for UserError {
+    fn from(e: PcapError) -> Self {
+        use miette::Diagnostic;
+        UserError {
+            message: e.to_string(),
+            help: e.help().map(|h| h.to_string()),
+        }
+    }
+}
+
+/// A packet made from a capture record.
+pub fn packet_from_record(rec: Record) -> Packet {
+    let mut p = Packet::dissect(rec.data, rec.linktype);
+    p.time = Some((rec.ts_sec, rec.ts_nsec));
+    p.set_orig_len(rec.orig_len);
+    p
+}
+
+/// A capture record made from a packet (built first); packets without a time get the current time.
+pub fn record_from_packet(p: &mut Packet) -> Record {
+    let (ts_sec, ts_nsec) = p.time.unwrap_or_else(now);
+    let data = p.bytes().to_vec();
+    Record {
+        orig_len: p.wire_len() as u32,
+        data,
+        ts_sec,
+        ts_nsec,
+        linktype: p.linktype,
+    }
+}
+
+fn now() -> (i64, u32) {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// `pcap_reader(path)`: iterates a capture file in constant memory.
+#[derive(Clone)]
+pub struct Reader(Rc<RefCell<Option<PcapReader>>>);
+
+impl IntoIterator for Reader {
+    type Item = R<Packet>;
+    type IntoIter = ReaderIter;
+    fn into_iter(self) -> ReaderIter {
+        ReaderIter(self.0)
+    }
+}
+
+pub struct ReaderIter(Rc<RefCell<Option<PcapReader>>>);
+
+impl Iterator for ReaderIter {
+    type Item = R<Packet>;
+    fn next(&mut self) -> Option<R<Packet>> {
+        let mut slot = self.0.borrow_mut();
+        let r = slot.as_mut()?;
+        let mut rec = Record {
+            data: Vec::new(),
+            ts_sec: 0,
+            ts_nsec: 0,
+            orig_len: 0,
+            linktype: 0,
+        };
+        match r.next_into(&mut rec) {
+            Ok(true) => Some(Ok(packet_from_record(rec))),
+            Ok(false) => {
+                *slot = None;
+                None
+            }
+            Err(e) => {
+                *slot = None;
+                Some(Err(user_err(e)))
+            }
+        }
+    }
+}
+
+/// `pcap_writer(path)`: writes packets one at a time.
+#[derive(Clone)]
+pub struct Writer {
+    inner: Rc<RefCell<Option<PcapWriter>>>,
+    path: String,
+    linktype: Option<u32>,
+}
+
+fn open_writer(path: &str) -> Writer {
+    Writer {
+        inner: Rc::new(RefCell::new(None)),
+        path: path.to_string(),
+        linktype: None,
+    }
+}
+
+fn writer_write(w: &mut Writer, p: &mut Packet) -> R<()> {
+    let rec = record_from_packet(p);
+    let mut slot = w.inner.borrow_mut();
+    if slot.is_none() {
+        *slot = Some(PcapWriter::create(&w.path, rec.linktype).map_err(user_err)?);
+        w.linktype = Some(rec.linktype);
+    }
+    match slot.as_mut() {
+        Some(wr) => wr.write(&rec).map_err(user_err),
+        None => Ok(()),
+    }
+}
+
+/// Writes packets to a file; the link type comes from the first packet.
+pub fn write_packets(path: &str, packets: &mut [Packet]) -> Result<usize, PcapError> {
+    let linktype = packets
+        .first()
+        .map(|p| p.linktype)
+        .unwrap_or(crate::packet::LINKTYPE_ETHERNET);
+    let mut w = PcapWriter::create(path, linktype)?;
+    for p in packets.iter_mut() {
+        w.write(&record_from_packet(p))?;
+    }
+    w.close()?;
+    Ok(packets.len())
+}
+
+fn to_packets(a: Array) -> R<Vec<Packet>> {
+    a.into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let t = v.type_name().to_string();
+            v.try_cast::<Packet>().ok_or_else(|| {
+                err_help(
+                    format!("element {i} of the array is a {t}, not a packet"),
+                    "write_pcap takes an array of packets",
+                )
+            })
+        })
+        .collect()
+}
+
+pub fn register(e: &mut Engine) {
+    e.register_type_with_name::<Reader>("PcapReader")
+        .register_iterator_result::<Reader, Packet>()
+        .register_type_with_name::<Writer>("PcapWriter");
+    e.register_fn("read_pcap", |path: &str| -> R<Array> {
+        let r = PcapReader::open(path).map_err(user_err)?;
+        let mut out = Array::new();
+        for rec in r {
+            out.push(Dynamic::from(packet_from_record(rec.map_err(user_err)?)));
+        }
+        Ok(out)
+    });
+    e.register_fn("pcap_reader", |path: &str| -> R<Reader> {
+        let r = PcapReader::open(path).map_err(user_err)?;
+        Ok(Reader(Rc::new(RefCell::new(Some(r)))))
+    });
+    e.register_fn("write_pcap", |path: &str, packets: Array| -> R<i64> {
+        let mut pk = to_packets(packets)?;
+        write_packets(path, &mut pk)
+            .map(|n| n as i64)
+            .map_err(user_err)
+    });
+    e.register_fn("write_pcap", |path: &str, p: Packet| -> R<i64> {
+        write_packets(path, &mut [p])
+            .map(|n| n as i64)
+            .map_err(user_err)
+    });
+    e.register_fn("pcap_writer", |path: &str| -> R<Writer> {
+        let w = open_writer(path);
+        // Create the file now so that errors (a bad directory) show here.
+        let mut slot = w.inner.borrow_mut();
+        *slot = Some(PcapWriter::create(path, crate::packet::LINKTYPE_ETHERNET).map_err(user_err)?);
+        drop(slot);
+        Ok(Writer {
+            linktype: Some(crate::packet::LINKTYPE_ETHERNET),
+            ..w
+        })
+    });
+    e.register_fn("write", |w: &mut Writer, p: Packet| -> R<()> {
+        let mut p = p;
+        writer_write(w, &mut p)
+    });
+    e.register_fn("write", |w: &mut Writer, a: Array| -> R<()> {
+        for mut p in to_packets(a)? {
+            writer_write(w, &mut p)?;
+        }
+        Ok(())
+    });
+    e.register_fn("close", |w: &mut Writer| -> R<()> {
+        match w.inner.borrow_mut().take() {
+            Some(wr) => wr.close().map_err(user_err),
+            None => Ok(()),
+        }
+    });
+}

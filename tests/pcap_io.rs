@@ -1,0 +1,1185 @@
+//! Integration tests for `pktscript::pcap`: round trips through every
+//! format, hand-made files (big-endian, odd pcapng resolutions, several
+//! sections, unknown blocks), every error case, and a cross-check with
+//! tcpdump.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use miette::Diagnostic;
+use pktscript::pcap::*;
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// A fresh path in cargo's per-target temporary directory.
+fn tmp(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pcap_io");
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    let p = dir.join(name);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn write_bytes(name: &str, bytes: &[u8]) -> PathBuf {
+    let p = tmp(name);
+    std::fs::write(&p, bytes).expect("write test file");
+    p
+}
+
+/// A small Ethernet/IPv4/UDP frame, so that tcpdump has something to print.
+fn udp_frame(payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![
+        0x02, 0, 0, 0, 0, 0x02, // dst
+        0x02, 0, 0, 0, 0, 0x01, // src
+        0x08, 0x00, // IPv4
+    ];
+    let ip_len = 20 + 8 + payload.len() as u16;
+    f.extend_from_slice(&[0x45, 0, (ip_len >> 8) as u8, ip_len as u8]);
+    f.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0]);
+    f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+    let udp_len = 8 + payload.len() as u16;
+    f.extend_from_slice(&[0x04, 0xd2, 0x16, 0x2e]); // 1234 -> 5678
+    f.extend_from_slice(&[(udp_len >> 8) as u8, udp_len as u8, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+fn rec(data: Vec<u8>, ts_sec: i64, ts_nsec: u32, linktype: u32) -> Record {
+    let orig_len = data.len() as u32;
+    Record {
+        data,
+        ts_sec,
+        ts_nsec,
+        orig_len,
+        linktype,
+    }
+}
+
+fn sample_records() -> Vec<Record> {
+    vec![
+        rec(udp_frame(b"one"), 1_625_635_176, 702_412_345, 1),
+        rec(udp_frame(b"two!"), 1_625_635_177, 0, 1),
+        rec(udp_frame(b""), 0, 999_999_999, 1),
+        rec(vec![], 4_000_000_000, 1, 1),
+        Record {
+            // snapped record: orig_len larger than the data
+            data: vec![0xab; 61],
+            ts_sec: 1_700_000_000,
+            ts_nsec: 123_456_789,
+            orig_len: 1514,
+            linktype: 1,
+        },
+        Record {
+            // incl_len > orig_len is tolerated and kept
+            data: vec![0xcd; 64],
+            ts_sec: 1_700_000_001,
+            ts_nsec: 5,
+            orig_len: 60,
+            linktype: 1,
+        },
+        rec(vec![0x5a; MAX_RECORD as usize], 1_700_000_002, 7, 1),
+    ]
+}
+
+fn write_file(path: &Path, format: Format, records: &[Record]) {
+    let mut w = PcapWriter::create_with(path, 1, format).expect("create");
+    for r in records {
+        w.write(r).expect("write");
+    }
+    w.close().expect("close");
+}
+
+/// Truncates nanoseconds to microseconds, as classic pcap stores them.
+fn to_micros(mut r: Record) -> Record {
+    r.ts_nsec = r.ts_nsec / 1000 * 1000;
+    r
+}
+
+/// A writer whose bytes the test can look at afterwards.
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// --- hand-made pcapng ----------------------------------------------------------
+
+fn u16b(v: u16, be: bool) -> [u8; 2] {
+    if be { v.to_be_bytes() } else { v.to_le_bytes() }
+}
+
+fn u32b(v: u32, be: bool) -> [u8; 4] {
+    if be { v.to_be_bytes() } else { v.to_le_bytes() }
+}
+
+/// A block with its two length fields; the body is padded to 4 bytes.
+fn block(be: bool, btype: u32, body: &[u8]) -> Vec<u8> {
+    let padded = body.len().div_ceil(4) * 4;
+    let len = (12 + padded) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(&u32b(btype, be));
+    b.extend_from_slice(&u32b(len, be));
+    b.extend_from_slice(body);
+    b.resize(8 + padded, 0);
+    b.extend_from_slice(&u32b(len, be));
+    b
+}
+
+fn options(be: bool, opts: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut b = Vec::new();
+    if opts.is_empty() {
+        return b;
+    }
+    for (code, val) in opts {
+        b.extend_from_slice(&u16b(*code, be));
+        b.extend_from_slice(&u16b(val.len() as u16, be));
+        b.extend_from_slice(val);
+        b.resize(b.len().div_ceil(4) * 4, 0);
+    }
+    b.extend_from_slice(&[0; 4]);
+    b
+}
+
+fn shb(be: bool) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&u32b(0x1a2b_3c4d, be));
+    body.extend_from_slice(&u16b(1, be));
+    body.extend_from_slice(&u16b(0, be));
+    body.extend_from_slice(&[0xff; 8]);
+    body.extend_from_slice(&options(be, &[(4, b"handmade")]));
+    block(be, 0x0a0d_0d0a, &body)
+}
+
+fn idb(be: bool, linktype: u16, snaplen: u32, opts: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&u16b(linktype, be));
+    body.extend_from_slice(&[0, 0]);
+    body.extend_from_slice(&u32b(snaplen, be));
+    body.extend_from_slice(&options(be, opts));
+    block(be, 1, &body)
+}
+
+fn epb(be: bool, iface: u32, ts: u64, data: &[u8], orig_len: u32) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&u32b(iface, be));
+    body.extend_from_slice(&u32b((ts >> 32) as u32, be));
+    body.extend_from_slice(&u32b(ts as u32, be));
+    body.extend_from_slice(&u32b(data.len() as u32, be));
+    body.extend_from_slice(&u32b(orig_len, be));
+    body.extend_from_slice(data);
+    body.resize(body.len().div_ceil(4) * 4, 0);
+    // an epb_flags option, to be skipped
+    body.extend_from_slice(&options(be, &[(2, &u32b(1, be))]));
+    block(be, 6, &body)
+}
+
+/// The obsolete Packet Block (type 2).
+fn pb(be: bool, iface: u16, ts: u64, data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&u16b(iface, be));
+    body.extend_from_slice(&u16b(0, be)); // drops
+    body.extend_from_slice(&u32b((ts >> 32) as u32, be));
+    body.extend_from_slice(&u32b(ts as u32, be));
+    body.extend_from_slice(&u32b(data.len() as u32, be));
+    body.extend_from_slice(&u32b(data.len() as u32, be));
+    body.extend_from_slice(data);
+    block(be, 2, &body)
+}
+
+fn spb(be: bool, orig_len: u32, data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&u32b(orig_len, be));
+    body.extend_from_slice(data);
+    block(be, 3, &body)
+}
+
+/// A classic pcap file header.
+fn classic_header(be: bool, magic: u32, linktype: u32) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&u32b(magic, be));
+    h.extend_from_slice(&u16b(2, be));
+    h.extend_from_slice(&u16b(4, be));
+    h.extend_from_slice(&[0; 8]);
+    h.extend_from_slice(&u32b(65535, be));
+    h.extend_from_slice(&u32b(linktype, be));
+    h
+}
+
+fn classic_record(be: bool, sec: u32, frac: u32, data: &[u8], orig_len: u32) -> Vec<u8> {
+    let mut r = Vec::new();
+    r.extend_from_slice(&u32b(sec, be));
+    r.extend_from_slice(&u32b(frac, be));
+    r.extend_from_slice(&u32b(data.len() as u32, be));
+    r.extend_from_slice(&u32b(orig_len, be));
+    r.extend_from_slice(data);
+    r
+}
+
+/// Opens `path` and reads until the first error, which it returns.
+fn first_error(path: &Path) -> PcapError {
+    match PcapReader::open(path) {
+        Err(e) => e,
+        Ok(r) => {
+            for item in r {
+                if let Err(e) = item {
+                    return e;
+                }
+            }
+            panic!("{}: expected an error, read the whole file", path.display());
+        }
+    }
+}
+
+fn help_of(e: &PcapError) -> String {
+    e.help().map(|h| h.to_string()).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------
+// Round trips
+// ---------------------------------------------------------------------------
+
+#[test]
+fn roundtrip_pcap_microseconds() {
+    let p = tmp("rt.pcap");
+    let recs = sample_records();
+    write_file(&p, Format::Pcap, &recs);
+    let r = PcapReader::open(&p).unwrap();
+    assert_eq!(r.format(), Format::Pcap);
+    assert_eq!(r.linktype(), 1);
+    let back: Vec<Record> = r.collect::<Result<_, _>>().unwrap();
+    let want: Vec<Record> = recs.into_iter().map(to_micros).collect();
+    assert_eq!(back, want);
+}
+
+#[test]
+fn roundtrip_pcap_nanoseconds() {
+    let p = tmp("rt_ns.pcap");
+    let recs = sample_records();
+    write_file(&p, Format::PcapNs, &recs);
+    let bytes = std::fs::read(&p).unwrap();
+    assert_eq!(&bytes[..4], &[0x4d, 0x3c, 0xb2, 0xa1]);
+    let r = PcapReader::open(&p).unwrap();
+    assert_eq!(r.format(), Format::PcapNs);
+    assert_eq!(read_all(&p).unwrap(), recs);
+}
+
+#[test]
+fn roundtrip_pcapng_nanoseconds() {
+    let p = tmp("rt.pcapng");
+    let recs = sample_records();
+    write_file(&p, Format::PcapNg, &recs);
+    let r = PcapReader::open(&p).unwrap();
+    assert_eq!(r.format(), Format::PcapNg);
+    assert_eq!(r.linktype(), 1);
+    assert_eq!(read_all(&p).unwrap(), recs);
+}
+
+#[test]
+fn create_picks_format_from_extension() {
+    for (name, want) in [
+        ("ext.pcap", Format::Pcap),
+        ("ext.cap", Format::Pcap),
+        ("ext.pcapng", Format::PcapNg),
+        ("ext.PCAPNG", Format::PcapNg),
+    ] {
+        let p = tmp(name);
+        let mut w = PcapWriter::create(&p, 1).unwrap();
+        assert_eq!(w.format(), want, "{name}");
+        w.write(&rec(vec![1, 2, 3], 10, 20_000, 1)).unwrap();
+        w.close().unwrap();
+        let r = PcapReader::open(&p).unwrap();
+        assert_eq!(r.format(), want, "{name}");
+        assert_eq!(
+            read_all(&p).unwrap(),
+            vec![rec(vec![1, 2, 3], 10, 20_000, 1)]
+        );
+    }
+}
+
+#[test]
+fn empty_captures_are_valid() {
+    for (name, format) in [
+        ("empty_out.pcap", Format::Pcap),
+        ("empty_out_ns.pcap", Format::PcapNs),
+        ("empty_out.pcapng", Format::PcapNg),
+    ] {
+        let p = tmp(name);
+        PcapWriter::create_with(&p, 101, format)
+            .unwrap()
+            .close()
+            .unwrap();
+        let r = PcapReader::open(&p).unwrap();
+        assert_eq!(r.format(), format);
+        assert_eq!(r.linktype(), 101);
+        assert_eq!(r.count(), 0);
+    }
+}
+
+#[test]
+fn next_into_reuses_the_record() {
+    let p = tmp("reuse.pcap");
+    write_file(&p, Format::PcapNs, &sample_records());
+    let mut r = PcapReader::open(&p).unwrap();
+    let mut rec = Record::default();
+    let mut n = 0;
+    while r.next_into(&mut rec).unwrap() {
+        n += 1;
+        assert_eq!(rec, sample_records()[n - 1]);
+    }
+    assert_eq!(n, sample_records().len());
+    assert_eq!(r.records_read(), n as u64);
+    // stays at the end
+    assert!(!r.next_into(&mut rec).unwrap());
+    assert!(r.next().is_none());
+}
+
+#[test]
+fn to_writer_and_from_reader_streams() {
+    for format in [Format::Pcap, Format::PcapNs, Format::PcapNg] {
+        let buf = SharedBuf::default();
+        let mut w = PcapWriter::to_writer(Box::new(buf.clone()), 1, format).unwrap();
+        for r in sample_records() {
+            w.write(&r).unwrap();
+        }
+        w.close().unwrap();
+        let bytes = buf.0.lock().unwrap().clone();
+        let r = PcapReader::from_reader(Box::new(std::io::Cursor::new(bytes)), "<stdin>").unwrap();
+        assert_eq!(r.format(), format);
+        let back: Vec<Record> = r.collect::<Result<_, _>>().unwrap();
+        let want: Vec<Record> = match format {
+            Format::Pcap => sample_records().into_iter().map(to_micros).collect(),
+            _ => sample_records(),
+        };
+        assert_eq!(back, want, "{format:?}");
+    }
+}
+
+#[test]
+fn drop_leaves_a_readable_file() {
+    for (name, format) in [
+        ("drop.pcap", Format::Pcap),
+        ("drop_ns.pcap", Format::PcapNs),
+        ("drop.pcapng", Format::PcapNg),
+    ] {
+        let p = tmp(name);
+        {
+            let mut w = PcapWriter::create_with(&p, 1, format).unwrap();
+            for i in 0..1000u32 {
+                w.write(&rec(
+                    udp_frame(&i.to_be_bytes()),
+                    1_000 + i64::from(i),
+                    i * 1000,
+                    1,
+                ))
+                .unwrap();
+            }
+            // no close(): the writer is dropped here, as when a script ends early
+        }
+        let back = read_all(&p).unwrap();
+        assert_eq!(back.len(), 1000, "{name}");
+        assert_eq!(back[999].data, udp_frame(&999u32.to_be_bytes()));
+        assert_eq!(back[999].ts_sec, 1999);
+        assert_eq!(back[999].ts_nsec, 999_000);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Timestamps
+// ---------------------------------------------------------------------------
+
+#[test]
+fn odd_timestamps_on_write() {
+    // nanoseconds >= 1e9 are carried into the seconds
+    for format in [Format::Pcap, Format::PcapNs, Format::PcapNg] {
+        let p = tmp(&format!("carry_{format:?}.cap"));
+        let mut w = PcapWriter::create_with(&p, 1, format).unwrap();
+        w.write(&rec(vec![1], 5, 2_500_000_000, 1)).unwrap();
+        w.write(&rec(vec![2], 6, u32::MAX, 1)).unwrap();
+        w.close().unwrap();
+        let back = read_all(&p).unwrap();
+        assert_eq!((back[0].ts_sec, back[0].ts_nsec / 1000), (7, 500_000));
+        assert_eq!((back[1].ts_sec, back[1].ts_nsec / 1000), (10, 294_967));
+    }
+    // negative and too-large seconds are errors, not panics, and the file
+    // stays valid
+    for (format, bad) in [
+        (Format::Pcap, -1),
+        (Format::Pcap, 1 << 32),
+        (Format::PcapNs, i64::MIN),
+        (Format::PcapNg, -1),
+        (Format::PcapNg, i64::MAX),
+        (Format::PcapNg, 20_000_000_000),
+    ] {
+        let p = tmp(&format!("bad_ts_{format:?}.cap"));
+        let mut w = PcapWriter::create_with(&p, 1, format).unwrap();
+        w.write(&rec(vec![1], 1, 0, 1)).unwrap();
+        let e = w.write(&rec(vec![2], bad, 999_999_999, 1)).unwrap_err();
+        assert!(
+            matches!(e.kind, PcapErrorKind::TimestampOutOfRange { index: 1, .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("record #2"), "{e}");
+        assert!(help_of(&e).contains("between 1970"), "{}", help_of(&e));
+        w.close().unwrap();
+        assert_eq!(read_all(&p).unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn pcapng_largest_timestamp() {
+    // u64::MAX nanoseconds
+    let p = tmp("max_ts.pcapng");
+    let r = rec(vec![1], 18_446_744_073, 709_551_615, 1);
+    write_file(&p, Format::PcapNg, std::slice::from_ref(&r));
+    assert_eq!(read_all(&p).unwrap(), vec![r]);
+}
+
+#[test]
+fn classic_fraction_out_of_range_is_carried() {
+    // A bad writer put 1,500,000 in the microseconds field.
+    let mut f = classic_header(false, 0xa1b2_c3d4, 1);
+    f.extend(classic_record(false, 100, 1_500_000, &[1, 2], 2));
+    f.extend(classic_record(false, u32::MAX, u32::MAX, &[3], 1));
+    let p = write_bytes("carry_read.pcap", &f);
+    let back = read_all(&p).unwrap();
+    assert_eq!((back[0].ts_sec, back[0].ts_nsec), (101, 500_000_000));
+    assert_eq!(
+        (back[1].ts_sec, back[1].ts_nsec),
+        (i64::from(u32::MAX) + 4294, 967_295_000)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Hand-made files
+// ---------------------------------------------------------------------------
+
+#[test]
+fn big_endian_classic_microseconds() {
+    let mut f = classic_header(true, 0xa1b2_c3d4, 1);
+    f.extend(classic_record(
+        true,
+        1_625_635_176,
+        702_412,
+        &[1, 2, 3, 4],
+        60,
+    ));
+    f.extend(classic_record(true, 2, 999_999, &[5], 1));
+    let p = write_bytes("be_us.pcap", &f);
+    let r = PcapReader::open(&p).unwrap();
+    assert_eq!(r.format(), Format::Pcap);
+    assert_eq!(r.linktype(), 1);
+    assert_eq!(r.snaplen(), 65535);
+    let back: Vec<Record> = r.collect::<Result<_, _>>().unwrap();
+    assert_eq!(
+        back,
+        vec![
+            Record {
+                data: vec![1, 2, 3, 4],
+                ts_sec: 1_625_635_176,
+                ts_nsec: 702_412_000,
+                orig_len: 60,
+                linktype: 1,
+            },
+            rec(vec![5], 2, 999_999_000, 1),
+        ]
+    );
+}
+
+#[test]
+fn big_endian_classic_nanoseconds_and_fcs_bits() {
+    // linktype 1 with the FCS-present bit and a 4-byte FCS length set
+    let network = 1 | 0x1000_0000 | (2 << 29);
+    let mut f = classic_header(true, 0xa1b2_3c4d, network);
+    f.extend(classic_record(
+        true,
+        1_625_635_176,
+        702_412_345,
+        &[9; 100],
+        100,
+    ));
+    let p = write_bytes("be_ns.pcap", &f);
+    let r = PcapReader::open(&p).unwrap();
+    assert_eq!(r.format(), Format::PcapNs);
+    assert_eq!(r.linktype(), 1);
+    let back: Vec<Record> = r.collect::<Result<_, _>>().unwrap();
+    assert_eq!(back, vec![rec(vec![9; 100], 1_625_635_176, 702_412_345, 1)]);
+}
+
+#[test]
+fn pcapng_tsresol_microseconds() {
+    // if_tsresol = 6: microseconds (also the default, tested below)
+    let mut f = shb(false);
+    f.extend(idb(false, 1, 0, &[(9, &[6])]));
+    f.extend(epb(false, 0, 1_625_635_176_702_412, &[1, 2, 3], 3));
+    // no if_tsresol at all: 10^-6 by default
+    f.extend(idb(false, 101, 0, &[]));
+    f.extend(epb(false, 1, 1_000_001, &[4, 5, 6, 7, 8], 5));
+    let p = write_bytes("tsresol6.pcapng", &f);
+    let back = read_all(&p).unwrap();
+    assert_eq!(
+        back,
+        vec![
+            rec(vec![1, 2, 3], 1_625_635_176, 702_412_000, 1),
+            rec(vec![4, 5, 6, 7, 8], 1, 1_000, 101),
+        ]
+    );
+}
+
+#[test]
+fn pcapng_tsresol_power_of_two_big_endian() {
+    // if_tsresol = 0x8a: units of 2^-10 s, in a big-endian section
+    let ts = 1_625_635_176u64 * 1024 + 719;
+    let mut f = shb(true);
+    f.extend(idb(true, 1, 65535, &[(9, &[0x80 | 10])]));
+    f.extend(epb(true, 0, ts, &[0xaa; 7], 1500));
+    let p = write_bytes("tsresol_2_10.pcapng", &f);
+    let r = PcapReader::open(&p).unwrap();
+    assert_eq!(r.format(), Format::PcapNg);
+    assert_eq!(r.snaplen(), 65535);
+    let back: Vec<Record> = r.collect::<Result<_, _>>().unwrap();
+    // 719 / 1024 s = 0.7021484375 s, truncated to whole nanoseconds
+    assert_eq!(
+        back,
+        vec![Record {
+            data: vec![0xaa; 7],
+            ts_sec: 1_625_635_176,
+            ts_nsec: 702_148_437,
+            orig_len: 1500,
+            linktype: 1,
+        }]
+    );
+}
+
+#[test]
+fn pcapng_odd_resolutions_and_tsoffset() {
+    let mut f = shb(false);
+    // picoseconds
+    f.extend(idb(false, 1, 0, &[(9, &[12])]));
+    // whole seconds, with an offset of 1.6e9 s
+    let offset = 1_600_000_000i64.to_le_bytes();
+    f.extend(idb(false, 1, 0, &[(9, &[0]), (14, &offset)]));
+    // absurdly fine resolutions must not panic or overflow
+    f.extend(idb(false, 1, 0, &[(9, &[127])]));
+    f.extend(idb(false, 1, 0, &[(9, &[0xff])]));
+    // microseconds with an offset
+    f.extend(idb(false, 1, 0, &[(14, &offset)]));
+    // (u64 picoseconds only reach about 213 days)
+    f.extend(epb(false, 0, 12_702_412_345_678, &[1], 1));
+    f.extend(epb(false, 1, 25_635_176, &[2], 1));
+    f.extend(epb(false, 2, u64::MAX, &[3], 1));
+    f.extend(epb(false, 3, u64::MAX, &[4], 1));
+    f.extend(epb(false, 4, 25_635_176_702_412, &[5], 1));
+    f.extend(epb(false, 1, u64::MAX, &[6], 1));
+    let p = write_bytes("odd_resol.pcapng", &f);
+    let back = read_all(&p).unwrap();
+    let ts: Vec<(i64, u32)> = back.iter().map(|r| (r.ts_sec, r.ts_nsec)).collect();
+    assert_eq!(
+        ts,
+        vec![
+            (12, 702_412_345),
+            (1_625_635_176, 0),
+            (0, 0),
+            (0, 0),
+            (1_625_635_176, 702_412_000),
+            (i64::MAX, 0),
+        ]
+    );
+}
+
+#[test]
+fn pcapng_sections_unknown_blocks_spb_and_pb() {
+    let mut f = shb(false);
+    f.extend(block(false, 0xbad, &[1, 2, 3])); // unknown block type
+    f.extend(idb(false, 1, 0, &[]));
+    // Name Resolution Block
+    f.extend(block(
+        false,
+        4,
+        &[1, 0, 8, 0, 10, 0, 0, 1, b'h', b'o', b's', b't', 0, 0, 0, 0],
+    ));
+    f.extend(epb(false, 0, 1_000_002, &[1, 1], 2));
+    f.extend(spb(false, 3, &[2, 2, 2]));
+    // a simple packet snapped shorter than its original length
+    f.extend(spb(false, 1500, &[3; 8]));
+    // Interface Statistics Block
+    f.extend(block(false, 5, &[0; 12]));
+    // Custom Block
+    f.extend(block(false, 0x0000_0bad, &[0, 0, 0x7e, 0x8a, 9, 9]));
+    f.extend(block(false, 0x4000_0bad, &[0, 0, 0x7e, 0x8a]));
+    f.extend(pb(false, 0, 3_000_000, &[4]));
+    // Decryption Secrets Block
+    f.extend(block(false, 10, &[0; 8]));
+    // a second section, big-endian, with its own interfaces
+    f.extend(shb(true));
+    f.extend(idb(true, 101, 0, &[(9, &[9])]));
+    f.extend(idb(true, 113, 0, &[]));
+    f.extend(epb(true, 1, 7_000_000, &[5], 1));
+    f.extend(epb(true, 0, 8_000_000_001, &[6], 1));
+    // a third, little-endian again, with nothing in it
+    f.extend(shb(false));
+    let p = write_bytes("sections.pcapng", &f);
+    let r = PcapReader::open(&p).unwrap();
+    assert_eq!(r.linktype(), 1);
+    let back: Vec<Record> = r.collect::<Result<_, _>>().unwrap();
+    assert_eq!(
+        back,
+        vec![
+            rec(vec![1, 1], 1, 2_000, 1),
+            rec(vec![2, 2, 2], 0, 0, 1),
+            Record {
+                data: vec![3; 8],
+                ts_sec: 0,
+                ts_nsec: 0,
+                orig_len: 1500,
+                linktype: 1,
+            },
+            rec(vec![4], 3, 0, 1),
+            rec(vec![5], 7, 0, 113),
+            rec(vec![6], 8, 1, 101),
+        ]
+    );
+}
+
+#[test]
+fn pcapng_linktype_comes_from_the_first_interface() {
+    // blocks before the first interface are fine
+    let mut f = shb(false);
+    f.extend(block(false, 4, &[0; 4]));
+    f.extend(idb(false, 105, 0, &[]));
+    let p = write_bytes("lt_first.pcapng", &f);
+    let r = PcapReader::open(&p).unwrap();
+    assert_eq!(r.linktype(), 105);
+    // a file with no interface at all
+    let p = write_bytes("no_iface.pcapng", &shb(true));
+    let r = PcapReader::open(&p).unwrap();
+    assert_eq!(r.format(), Format::PcapNg);
+    assert_eq!(r.count(), 0);
+}
+
+#[test]
+fn pcapng_multiple_linktypes() {
+    let p = tmp("multi.pcapng");
+    let recs = vec![
+        rec(udp_frame(b"eth"), 1, 1, 1),
+        rec(vec![0x45, 0, 0, 20], 2, 2, 101),
+        rec(udp_frame(b"eth again"), 3, 3, 1),
+        rec(vec![0; 16], 4, 4, 113),
+        rec(vec![0x60, 0, 0, 0], 5, 5, 101),
+    ];
+    write_file(&p, Format::PcapNg, &recs);
+    assert_eq!(read_all(&p).unwrap(), recs);
+    // three interfaces, in order of first use
+    let bytes = std::fs::read(&p).unwrap();
+    let idbs = bytes
+        .windows(8)
+        .filter(|w| w[..4] == [1, 0, 0, 0] && w[4..] == [32, 0, 0, 0])
+        .count();
+    assert_eq!(idbs, 3);
+}
+
+#[test]
+fn classic_pcap_rejects_another_linktype() {
+    let p = tmp("mismatch.pcap");
+    let mut w = PcapWriter::create(&p, 1).unwrap();
+    w.write(&rec(vec![1], 1, 0, 1)).unwrap();
+    let e = w.write(&rec(vec![2], 1, 0, 101)).unwrap_err();
+    assert!(
+        matches!(
+            e.kind,
+            PcapErrorKind::LinktypeMismatch {
+                index: 1,
+                file: 1,
+                record: 101
+            }
+        ),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("record #2") && msg.contains("101 (RAW)") && msg.contains("1 (ETHERNET)"),
+        "{msg}"
+    );
+    assert!(help_of(&e).contains(".pcapng"));
+    w.close().unwrap();
+    assert_eq!(read_all(&p).unwrap().len(), 1);
+}
+
+#[test]
+fn pcapng_rejects_a_32_bit_linktype() {
+    let p = tmp("lt32.pcapng");
+    let mut w = PcapWriter::create(&p, 1).unwrap();
+    let e = w.write(&rec(vec![1], 1, 0, 70_000)).unwrap_err();
+    assert!(matches!(e.kind, PcapErrorKind::Unsupported(_)), "{e:?}");
+    assert!(PcapWriter::create(tmp("lt32b.pcapng"), 70_000).is_err());
+}
+
+#[test]
+fn writer_rejects_oversized_records() {
+    let p = tmp("big_write.pcap");
+    let mut w = PcapWriter::create(&p, 1).unwrap();
+    let e = w
+        .write(&rec(vec![0; MAX_RECORD as usize + 1], 1, 0, 1))
+        .unwrap_err();
+    assert!(
+        matches!(e.kind, PcapErrorKind::RecordTooLarge { index: 0, len } if len == MAX_RECORD + 1),
+        "{e:?}"
+    );
+    assert!(e.to_string().starts_with("cannot write record #1"), "{e}");
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+#[test]
+fn error_missing_file() {
+    let p = tmp("does-not-exist.pcap");
+    let e = PcapReader::open(&p).unwrap_err();
+    assert!(matches!(e.kind, PcapErrorKind::NotFound), "{e:?}");
+    assert_eq!(e.path, p.display().to_string());
+    assert!(e.to_string().contains("does-not-exist.pcap"), "{e}");
+    assert!(e.to_string().contains("no such file"), "{e}");
+    assert!(read_all(&p).is_err());
+}
+
+#[test]
+fn error_create_in_missing_directory() {
+    let p = tmp("no-such-dir").join("out.pcap");
+    let e = PcapWriter::create(&p, 1).unwrap_err();
+    assert!(matches!(e.kind, PcapErrorKind::Io(_)), "{e:?}");
+    assert!(e.to_string().starts_with("cannot write"), "{e}");
+    assert!(help_of(&e).contains("directory"));
+}
+
+#[test]
+fn error_bad_magic() {
+    let p = write_bytes("bad_magic.pcap", b"hello, this is not a capture\n");
+    let e = PcapReader::open(&p).unwrap_err();
+    assert!(
+        matches!(e.kind, PcapErrorKind::BadMagic(m) if &m == b"hell"),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("68 65 6c 6c"), "{msg}");
+    assert!(msg.contains("bad_magic.pcap"), "{msg}");
+    let help = help_of(&e);
+    assert!(help.contains("a1 b2 c3 d4"), "{help}");
+    assert!(help.contains("a1 b2 3c 4d"), "{help}");
+    assert!(help.contains("pcapng"), "{help}");
+    assert!(help.contains("text"), "{help}");
+    assert_eq!(
+        e.code().map(|c| c.to_string()).as_deref(),
+        Some("pcap::bad_magic")
+    );
+
+    // a gzip-compressed capture gets a specific hint
+    let p = write_bytes("gz.pcap", &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
+    let e = PcapReader::open(&p).unwrap_err();
+    assert!(help_of(&e).contains("gunzip"), "{}", help_of(&e));
+}
+
+#[test]
+fn error_truncated_header() {
+    let p = write_bytes("empty.pcap", &[]);
+    let e = PcapReader::open(&p).unwrap_err();
+    assert!(matches!(e.kind, PcapErrorKind::TruncatedHeader), "{e:?}");
+    assert!(e.to_string().contains("is empty"), "{e}");
+
+    let p = write_bytes("short_magic.pcap", &[0xd4, 0xc3]);
+    let e = PcapReader::open(&p).unwrap_err();
+    assert!(matches!(e.kind, PcapErrorKind::TruncatedHeader), "{e:?}");
+
+    let header = classic_header(false, 0xa1b2_c3d4, 1);
+    let p = write_bytes("short_header.pcap", &header[..10]);
+    let e = PcapReader::open(&p).unwrap_err();
+    assert!(matches!(e.kind, PcapErrorKind::TruncatedHeader), "{e:?}");
+    assert_eq!(e.offset, Some(10));
+    assert!(e.to_string().contains("byte 10"), "{e}");
+    assert!(!help_of(&e).is_empty());
+
+    let section = shb(false);
+    let p = write_bytes("short_shb.pcapng", &section[..20]);
+    let e = PcapReader::open(&p).unwrap_err();
+    assert!(matches!(e.kind, PcapErrorKind::TruncatedHeader), "{e:?}");
+}
+
+#[test]
+fn error_truncated_record_data() {
+    let p = tmp("cut_data.pcap");
+    write_file(&p, Format::Pcap, &sample_records()[..3]);
+    let bytes = std::fs::read(&p).unwrap();
+    // cut 5 bytes into the data of the third record
+    let third = 24 + 16 + udp_frame(b"one").len() + 16 + udp_frame(b"two!").len();
+    std::fs::write(&p, &bytes[..third + 16 + 5]).unwrap();
+    let mut r = PcapReader::open(&p).unwrap();
+    assert!(r.next().unwrap().is_ok());
+    assert!(r.next().unwrap().is_ok());
+    let e = r.next().unwrap().unwrap_err();
+    assert!(
+        matches!(e.kind, PcapErrorKind::TruncatedRecord { index: 2 }),
+        "{e:?}"
+    );
+    assert_eq!(e.offset, Some(third as u64));
+    let msg = e.to_string();
+    assert!(msg.contains("record #3"), "{msg}");
+    assert!(msg.contains(&format!("byte {third}")), "{msg}");
+    assert!(msg.contains("cut off"), "{msg}");
+    assert!(
+        help_of(&e).contains("the 2 records before it are intact"),
+        "{}",
+        help_of(&e)
+    );
+    // after an error the iterator ends
+    assert!(r.next().is_none());
+    assert!(r.next().is_none());
+}
+
+#[test]
+fn error_truncated_record_header() {
+    let mut f = classic_header(false, 0xa1b2_3c4d, 1);
+    f.extend(classic_record(false, 1, 2, &[1, 2, 3], 3));
+    f.extend(&classic_record(false, 1, 2, &[1, 2, 3], 3)[..9]);
+    let p = write_bytes("cut_header.pcap", &f);
+    let e = first_error(&p);
+    assert!(
+        matches!(e.kind, PcapErrorKind::TruncatedRecord { index: 1 }),
+        "{e:?}"
+    );
+    assert_eq!(e.offset, Some(24 + 19));
+    assert!(e.to_string().contains("record #2"), "{e}");
+}
+
+#[test]
+fn error_truncated_pcapng_packet() {
+    let mut f = shb(false);
+    f.extend(idb(false, 1, 0, &[]));
+    f.extend(epb(false, 0, 1, &[1; 10], 10));
+    let start = f.len();
+    let second = epb(false, 0, 2, &[2; 100], 100);
+    f.extend(&second[..50]);
+    let p = write_bytes("cut.pcapng", &f);
+    let e = first_error(&p);
+    assert!(
+        matches!(e.kind, PcapErrorKind::TruncatedRecord { index: 1 }),
+        "{e:?}"
+    );
+    assert_eq!(e.offset, Some(start as u64));
+    assert!(e.to_string().contains("record #2"), "{e}");
+    // cut in the middle of a block header
+    let mut g = f[..start].to_vec();
+    g.extend(&second[..6]);
+    let e = first_error(&write_bytes("cut_hdr.pcapng", &g));
+    assert!(
+        matches!(e.kind, PcapErrorKind::TruncatedRecord { index: 1 }),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn error_record_too_large() {
+    // a classic record claiming 300 KiB: an error, not a 300 KiB allocation
+    let mut f = classic_header(false, 0xa1b2_c3d4, 1);
+    f.extend(classic_record(false, 1, 2, &[1], 1));
+    let mut big = classic_record(false, 1, 2, &[], 300 * 1024);
+    big[8..12].copy_from_slice(&(300u32 * 1024).to_le_bytes());
+    f.extend(big);
+    f.extend([0; 100]);
+    let p = write_bytes("huge_record.pcap", &f);
+    let e = first_error(&p);
+    assert!(
+        matches!(
+            e.kind,
+            PcapErrorKind::RecordTooLarge {
+                index: 1,
+                len: 307_200
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.offset, Some(24 + 17));
+    assert!(e.to_string().contains("record #2"), "{e}");
+    assert!(e.to_string().contains("307200"), "{e}");
+
+    // the same in a pcapng enhanced packet block
+    let mut f = shb(false);
+    f.extend(idb(false, 1, 0, &[]));
+    let mut b = epb(false, 0, 1, &[0; 8], 8);
+    b[20..24].copy_from_slice(&(300u32 * 1024).to_le_bytes());
+    f.extend(b);
+    let e = first_error(&write_bytes("huge_record.pcapng", &f));
+    assert!(
+        matches!(
+            e.kind,
+            PcapErrorKind::RecordTooLarge {
+                index: 0,
+                len: 307_200
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn error_absurd_pcapng_block_length() {
+    let base = {
+        let mut f = shb(false);
+        f.extend(idb(false, 1, 0, &[]));
+        f
+    };
+    for (name, len) in [
+        ("huge", 0xffff_fff0u32),
+        ("over_16mib", 16 * 1024 * 1024 + 4),
+        ("unaligned", 37),
+        ("tiny", 8),
+        ("zero", 0),
+    ] {
+        for btype in [6u32, 3, 2, 1, 5, 0x1234] {
+            let mut f = base.clone();
+            let start = f.len() as u64;
+            f.extend(btype.to_le_bytes());
+            f.extend(len.to_le_bytes());
+            f.extend([0u8; 64]);
+            let p = write_bytes(&format!("absurd_{name}_{btype}.pcapng"), &f);
+            let e = first_error(&p);
+            assert!(
+                matches!(e.kind, PcapErrorKind::BadBlock(_)),
+                "{name} {btype}: {e:?}"
+            );
+            assert_eq!(e.offset, Some(start));
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("byte {start}")), "{msg}");
+            assert!(msg.contains("impossible length"), "{msg}");
+        }
+    }
+    // the section header itself
+    let mut f = shb(false);
+    f[4..8].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let e = PcapReader::open(write_bytes("absurd_shb.pcapng", &f)).unwrap_err();
+    assert!(matches!(e.kind, PcapErrorKind::BadBlock(_)), "{e:?}");
+}
+
+#[test]
+fn error_other_bad_pcapng_blocks() {
+    let base = {
+        let mut f = shb(false);
+        f.extend(idb(false, 1, 0, &[]));
+        f
+    };
+    // trailing length differs from the leading one
+    let mut f = base.clone();
+    let mut b = epb(false, 0, 1, &[1; 4], 4);
+    let n = b.len();
+    b[n - 4..].copy_from_slice(&999u32.to_le_bytes());
+    f.extend(b);
+    let e = first_error(&write_bytes("bad_trailer.pcapng", &f));
+    assert!(
+        matches!(e.kind, PcapErrorKind::BadBlock(ref m) if m.contains("999")),
+        "{e:?}"
+    );
+
+    // a packet of an interface that does not exist
+    let mut f = base.clone();
+    f.extend(epb(false, 3, 1, &[1; 4], 4));
+    let e = first_error(&write_bytes("bad_iface.pcapng", &f));
+    assert!(
+        matches!(e.kind, PcapErrorKind::BadBlock(ref m) if m.contains("interface 3")),
+        "{e:?}"
+    );
+
+    // a captured length larger than the block
+    let mut f = base.clone();
+    let mut b = epb(false, 0, 1, &[1; 4], 4);
+    b[20..24].copy_from_slice(&200u32.to_le_bytes());
+    f.extend(b);
+    let e = first_error(&write_bytes("bad_caplen.pcapng", &f));
+    assert!(matches!(e.kind, PcapErrorKind::BadBlock(_)), "{e:?}");
+
+    // a simple packet before any interface
+    let mut f = shb(false);
+    f.extend(spb(false, 4, &[1; 4]));
+    let e = first_error(&write_bytes("spb_no_iface.pcapng", &f));
+    assert!(matches!(e.kind, PcapErrorKind::BadBlock(_)), "{e:?}");
+
+    // a bad byte-order magic
+    let mut f = shb(false);
+    f[8..12].copy_from_slice(&[1, 2, 3, 4]);
+    let e = PcapReader::open(write_bytes("bad_bom.pcapng", &f)).unwrap_err();
+    assert!(
+        matches!(e.kind, PcapErrorKind::BadBlock(ref m) if m.contains("01 02 03 04")),
+        "{e:?}"
+    );
+
+    // pcapng version 2
+    let mut f = shb(false);
+    f[12..14].copy_from_slice(&2u16.to_le_bytes());
+    let e = PcapReader::open(write_bytes("v2.pcapng", &f)).unwrap_err();
+    assert!(matches!(e.kind, PcapErrorKind::Unsupported(_)), "{e:?}");
+}
+
+#[test]
+fn garbage_never_panics() {
+    // Every prefix of valid files, and files with bytes flipped, give either
+    // records or an error, never a panic.
+    let mut files = Vec::new();
+    for format in [Format::Pcap, Format::PcapNs, Format::PcapNg] {
+        let buf = SharedBuf::default();
+        let mut w = PcapWriter::to_writer(Box::new(buf.clone()), 1, format).unwrap();
+        for r in &sample_records()[..4] {
+            w.write(r).unwrap();
+        }
+        w.write(&rec(vec![1, 2, 3], 1, 1, 101)).ok();
+        w.close().unwrap();
+        files.push(buf.0.lock().unwrap().clone());
+    }
+    let mut f = shb(true);
+    f.extend(idb(true, 1, 0, &[(9, &[0x8a]), (14, &[0xff; 8])]));
+    f.extend(epb(true, 0, u64::MAX, &[1; 5], 5));
+    f.extend(spb(true, 5, &[1; 5]));
+    f.extend(pb(true, 0, 5, &[1; 5]));
+    files.push(f);
+    let mut seed = 0x1234_5678u32;
+    for file in &files {
+        for cut in 0..file.len().min(400) {
+            let _ =
+                PcapReader::from_reader(Box::new(std::io::Cursor::new(file[..cut].to_vec())), "x")
+                    .map(|r| r.count());
+        }
+        for _ in 0..300 {
+            let mut g = file[..file.len().min(400)].to_vec();
+            for _ in 0..3 {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let i = seed as usize % g.len();
+                g[i] = (seed >> 8) as u8;
+            }
+            if let Ok(r) = PcapReader::from_reader(Box::new(std::io::Cursor::new(g)), "x") {
+                for item in r {
+                    if let Err(e) = item {
+                        // messages and hints render
+                        assert!(!e.to_string().is_empty());
+                        let _ = e.help();
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn errors_render_through_miette() {
+    let p = write_bytes("miette.pcap", b"GARBAGE!");
+    let e = PcapReader::open(&p).unwrap_err();
+    let report = miette::Report::new(e);
+    let text = format!("{report:?}");
+    assert!(text.contains("pcap::bad_magic"), "{text}");
+    assert!(text.contains("is not a pcap or pcapng"), "{text}");
+    assert!(text.contains("accepted formats"), "{text}");
+}
+
+// ---------------------------------------------------------------------------
+// Cross-check with tcpdump
+// ---------------------------------------------------------------------------
+
+fn tcpdump() -> PathBuf {
+    for p in [
+        "/usr/sbin/tcpdump",
+        "/usr/bin/tcpdump",
+        "/sbin/tcpdump",
+        "/bin/tcpdump",
+    ] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let p = dir.join("tcpdump");
+            if p.exists() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "tcpdump is not installed, and this test needs it to check the files written by \
+         pktscript::pcap: install it (e.g. `apt-get install tcpdump`); CI installs it"
+    );
+}
+
+/// The timestamps tcpdump prints for `path`.
+fn tcpdump_times(path: &Path, nano: bool) -> Vec<String> {
+    let mut cmd = Command::new(tcpdump());
+    cmd.args(["-nn", "-tt"]);
+    if nano {
+        cmd.arg("--nano");
+    }
+    cmd.arg("-r").arg(path);
+    let out = cmd.output().expect("run tcpdump");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tcpdump -r {} failed: {}\n{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr),
+        stdout
+    );
+    stdout
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn tcpdump_reads_our_timestamps() {
+    let recs = vec![
+        rec(udp_frame(b"a"), 1_625_635_176, 702_412_000, 1),
+        rec(udp_frame(b"b"), 1_625_635_176, 702_412_345, 1),
+        rec(udp_frame(b"c"), 1_700_000_000, 1, 1),
+    ];
+    let micro = [
+        "1625635176.702412",
+        "1625635176.702412",
+        "1700000000.000000",
+    ];
+    let nano = [
+        "1625635176.702412000",
+        "1625635176.702412345",
+        "1700000000.000000001",
+    ];
+
+    let p = tmp("tcpdump.pcap");
+    write_file(&p, Format::Pcap, &recs);
+    assert_eq!(tcpdump_times(&p, false), micro);
+
+    let p = tmp("tcpdump_ns.pcap");
+    write_file(&p, Format::PcapNs, &recs);
+    assert_eq!(tcpdump_times(&p, true), nano);
+
+    let p = tmp("tcpdump.pcapng");
+    write_file(&p, Format::PcapNg, &recs);
+    assert_eq!(tcpdump_times(&p, true), nano);
+    assert_eq!(tcpdump_times(&p, false), micro);
+
+    // and tcpdump sees the packets themselves
+    let out = Command::new(tcpdump())
+        .args(["-nn", "-tt", "-r"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("10.0.0.1.1234 > 10.0.0.2.5678: UDP, length 1"),
+        "{text}"
+    );
+}
