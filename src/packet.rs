@@ -380,6 +380,17 @@ impl Packet {
             return;
         }
         let n = self.layers.len();
+        // Type fields first: they depend only on which layer is above, and
+        // checksums below them (pseudo-headers) read them.
+        for i in 0..n {
+            let end = self.covered_end(i);
+            if self.layers[i].dirty || self.layers[i + 1..end].iter().any(|l| l.dirty) {
+                let proto = self.layers[i].proto;
+                for f in proto.fields.iter().filter(|f| f.auto == layers::Auto::Next) {
+                    layers::build_next_field(self, i, f.name);
+                }
+            }
+        }
         for i in (0..n).rev() {
             let end = self.covered_end(i);
             let changed = Changed {

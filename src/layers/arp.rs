@@ -59,7 +59,7 @@ pub static ARP: Proto = Proto {
     ],
     min_len: 8,
     header_len,
-    payload_len: None,
+    payload_len: Some(|_| Some(0)), // what follows ARP is Ethernet padding
     next: |_, _, _| None,
     bindings: &[
         Binding {

@@ -1,7 +1,6 @@
 //! IEEE 802.1Q VLAN tag (and 802.1ad outer tags).
 
-use super::{Auto, Binding, Changed, Field, Kind, Lookup, Next, Proto, ether::ETHERTYPES};
-use crate::packet::Packet;
+use super::{Auto, Binding, Field, Kind, Lookup, Next, Proto, ether::ETHERTYPES};
 
 static FIELDS: &[Field] = &[
     Field::new("prio", 0, 3, Kind::Int, "priority code point (0-7)"),
@@ -51,7 +50,7 @@ pub static DOT1Q: Proto = Proto {
             value: 0x8100,
         },
     ],
-    build,
+    build: super::build_nothing,
     checksum: None,
     answers: |_, _, _, _| true,
     summary: super::summary_none,
@@ -60,10 +59,4 @@ pub static DOT1Q: Proto = Proto {
 
 fn next(hdr: &[u8], _payload: &[u8], lookup: &Lookup) -> Option<Next> {
     lookup("type", super::read_bits(hdr, 16, 16)).map(Next::plain)
-}
-
-fn build(p: &mut Packet, idx: usize, ch: Changed) {
-    if ch.this || ch.payload {
-        super::build_next_field(p, idx, "type");
-    }
 }

@@ -1,6 +1,6 @@
 //! Ethernet II.
 
-use super::{Auto, Changed, Field, Kind, Lookup, Next, Proto};
+use super::{Auto, Field, Kind, Lookup, Next, Proto};
 use crate::packet::Packet;
 
 /// Well-known EtherTypes, shared by every field that holds one.
@@ -47,7 +47,7 @@ pub static ETHER: Proto = Proto {
     payload_len: None,
     next,
     bindings: &[],
-    build,
+    build: super::build_nothing,
     checksum: None,
     answers: |_, _, _, _| true,
     summary,
@@ -57,12 +57,6 @@ pub static ETHER: Proto = Proto {
 fn next(hdr: &[u8], _payload: &[u8], lookup: &Lookup) -> Option<Next> {
     let t = super::read_bits(hdr, 96, 16);
     lookup("type", t).map(Next::plain)
-}
-
-fn build(p: &mut Packet, idx: usize, ch: Changed) {
-    if ch.this || ch.payload {
-        super::build_next_field(p, idx, "type");
-    }
 }
 
 fn summary(p: &Packet, idx: usize) -> Option<String> {

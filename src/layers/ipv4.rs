@@ -148,7 +148,6 @@ fn build(p: &mut Packet, idx: usize, ch: Changed) {
         let total = hl + p.payload(idx).len();
         p.write_auto_named(idx, "len", total.min(0xffff) as u64);
     }
-    super::build_next_field(p, idx, "proto");
     if p.layers()[idx].dirty
         && let Some(c) = checksum(p, idx)
     {

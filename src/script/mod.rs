@@ -134,6 +134,12 @@ pub fn run_source(
     let mut scope = Scope::new();
     let argv: rhai::Array = args.iter().map(|a| Dynamic::from(a.clone())).collect();
     scope.push_constant("ARGV", argv);
+    let dir = opts
+        .script_dir
+        .as_ref()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|| ".".into());
+    scope.push_constant("SCRIPT_DIR", dir);
     match engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast) {
         Ok(v) => Ok(match v.clone().try_cast::<ExitCode>() {
             Some(ExitCode(c)) => Outcome::Exit(c.clamp(0, 255) as i32),

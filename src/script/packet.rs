@@ -254,9 +254,16 @@ fn time_set(p: &mut Packet, v: Dynamic) -> R<()> {
     if !t.is_finite() {
         return Err(err_msg("p.time must be a finite number of seconds"));
     }
-    let s = t.floor();
-    let ns = ((t - s) * 1e9).round().min(999_999_999.0) as u32;
-    p.time = Some((s as i64, ns));
+    // A double holds about 16 significant digits: at today's epoch seconds
+    // that is a quarter of a microsecond, so round to the microsecond (use
+    // p.time_ns for nanoseconds).
+    let mut s = t.floor();
+    let mut us = ((t - s) * 1e6).round();
+    if us >= 1e6 {
+        s += 1.0;
+        us -= 1e6;
+    }
+    p.time = Some((s as i64, us as u32 * 1000));
     Ok(())
 }
 
@@ -330,6 +337,27 @@ pub fn register(e: &mut Engine) {
 
     // Packet methods.
     e.register_get_set("time", time_get, time_set)
+        .register_get_set(
+            "time_ns",
+            |p: &mut Packet| -> Dynamic {
+                match p.time {
+                    Some((s, ns)) => {
+                        Dynamic::from_int(s.saturating_mul(1_000_000_000).saturating_add(ns as i64))
+                    }
+                    None => Dynamic::UNIT,
+                }
+            },
+            |p: &mut Packet, v: Dynamic| -> R<()> {
+                let v = v
+                    .as_int()
+                    .map_err(|t| err_msg(format!("p.time_ns takes an integer, not {t}")))?;
+                p.time = Some((
+                    v.div_euclid(1_000_000_000),
+                    v.rem_euclid(1_000_000_000) as u32,
+                ));
+                Ok(())
+            },
+        )
         .register_get("iface", |p: &mut Packet| -> Dynamic {
             p.iface.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT)
         })
@@ -418,7 +446,39 @@ pub fn register(e: &mut Engine) {
             }
         });
 
-    let _ = ImmutableString::new();
+    // Hex helpers for blobs.
+    e.register_fn("from_hex", |s: &str| -> R<Blob> {
+        let digits: Vec<u8> = s
+            .bytes()
+            .filter(|c| !c.is_ascii_whitespace() && *c != b':' && *c != b'-')
+            .collect();
+        if digits.len() % 2 != 0 {
+            return Err(err_msg(format!(
+                "from_hex: odd number of hex digits in {s:?}"
+            )));
+        }
+        digits
+            .chunks(2)
+            .map(|c| {
+                std::str::from_utf8(c)
+                    .ok()
+                    .and_then(|t| u8::from_str_radix(t, 16).ok())
+                    .ok_or_else(|| {
+                        err_msg(format!(
+                            "from_hex: {:?} is not a hex byte",
+                            String::from_utf8_lossy(c)
+                        ))
+                    })
+            })
+            .collect()
+    });
+    e.register_fn("to_hex", |b: Blob| -> ImmutableString {
+        b.iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+            .into()
+    });
+    e.register_fn("hexdump", |b: Blob| crate::packet::hexdump(&b));
 }
 
 fn layer_text(l: &mut LayerView) -> String {
