@@ -524,11 +524,22 @@ impl Packet {
     /// One tcpdump-like line.
     pub fn summary(&mut self) -> String {
         self.finish();
-        let mut s = String::new();
-        for i in (0..self.layers.len()).rev() {
-            if self.layers[i].quoted {
-                continue;
+        // Layers quoted inside an error (dissected or built) describe another packet.
+        let mut limit = self.layers.len();
+        for i in 0..self.layers.len() {
+            let l = &self.layers[i];
+            let lookup =
+                |field: &str, value: u64| layers::lookup_binding(l.proto.name, field, value);
+            if l.quoted
+                || (l.proto.next)(self.header(i), self.payload(i), &lookup)
+                    .is_some_and(|n| n.quoted)
+            {
+                limit = if l.quoted { i } else { i + 1 };
+                break;
             }
+        }
+        let mut s = String::new();
+        for i in (0..limit).rev() {
             if let Some(x) = (self.layers[i].proto.summary)(self, i) {
                 s = x;
                 break;

@@ -310,8 +310,10 @@ fn summary(p: &Packet, idx: usize) -> Option<String> {
                 .copied()
                 .unwrap_or("unreachable");
             let mut s = format!("ICMP {what}");
-            if let Some(qi) = p.layers().iter().position(|l| l.quoted)
-                && let Some((_, qd)) = super::ipv4::addrs(p.header(qi))
+            if p.layers()
+                .get(idx + 1)
+                .is_some_and(|l| l.proto.name == "IPv4")
+                && let Some((_, qd)) = super::ipv4::addrs(p.header(idx + 1))
             {
                 s = format!("ICMP {qd} {what}");
             }

@@ -103,6 +103,43 @@ pub fn engine(opts: &Options, sources: &Sources) -> Engine {
             e.help.clone().unwrap_or_default()
         });
     e.register_type_with_name::<ExitCode>("ExitCode");
+    e.register_fn(
+        "assert",
+        |ok: bool, msg: &str| -> Result<(), Box<EvalAltResult>> {
+            if ok {
+                Ok(())
+            } else {
+                Err(err_msg(format!("assertion failed: {msg}")))
+            }
+        },
+    );
+    e.register_fn("assert", |ok: bool| -> Result<(), Box<EvalAltResult>> {
+        if ok {
+            Ok(())
+        } else {
+            Err(err_msg("assertion failed"))
+        }
+    });
+    e.register_fn(
+        "assert_eq",
+        |ctx: rhai::NativeCallContext, a: Dynamic, b: Dynamic| -> Result<(), Box<EvalAltResult>> {
+            let same = ctx
+                .call_native_fn::<bool>("==", (a.clone(), b.clone()))
+                .unwrap_or(false);
+            if same {
+                Ok(())
+            } else {
+                Err(err_help(
+                    format!(
+                        "assertion failed: left != right\n  left: {}\n right: {}",
+                        packet::display_value(&a),
+                        packet::display_value(&b)
+                    ),
+                    format!("left is {}, right is {}", a.type_name(), b.type_name()),
+                ))
+            }
+        },
+    );
     e.register_fn("exit", |code: i64| -> Result<(), Box<EvalAltResult>> {
         Err(EvalAltResult::Exit(Dynamic::from(ExitCode(code)), Position::NONE).into())
     });
