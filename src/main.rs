@@ -52,13 +52,12 @@ fn main() -> ExitCode {
         if let Some(s) = &cli.script {
             args.insert(0, s.display().to_string());
         }
-        script::run_source("<expr>", expr, &args, &opts).map(|o| {
-            if let Outcome::Value(v) = &o
+        script::run_source("<expr>", expr, &args, &opts).inspect(|o| {
+            if let Outcome::Value(v) = o
                 && !v.is_unit()
             {
                 println!("{}", script::packet::display_value(v));
             }
-            o
         })
     } else if let Some(path) = &cli.script {
         script::run_file(path, &cli.args, &opts)

@@ -590,7 +590,7 @@ impl Packet {
                     continue;
                 }
                 let r = f.byte_range(hdr.len());
-                if r.start >= hdr.len() && !(matches!(f.kind, Kind::Bytes) && !l.truncated) {
+                if r.start >= hdr.len() && (l.truncated || !matches!(f.kind, Kind::Bytes)) {
                     if l.truncated {
                         let _ = writeln!(out, "  {:width$} = <missing>", f.name);
                     }

@@ -256,7 +256,7 @@ fn icmp_error_quotes_a_dissected_packet() {
     set(&mut icmp, "ICMP", "code", Input::Int(3));
     err.stack(&icmp);
     err.stack(&Packet::raw(&quoted));
-    let mut p = Packet::parse(&err.bytes().to_vec());
+    let mut p = Packet::parse(err.bytes());
     assert_eq!(
         p.layer_names(),
         ["Ether", "IPv4", "ICMP", "IPv4", "UDP", "Raw"]

@@ -139,7 +139,7 @@ fn build(p: &mut Packet, idx: usize, ch: Changed) {
         return;
     }
     let hl = p.header(idx).len();
-    if hl % 4 != 0 && !p.layers()[idx].truncated {
+    if !hl.is_multiple_of(4) && !p.layers()[idx].truncated {
         p.splice(idx, hl..hl, &vec![0u8; 4 - hl % 4]);
     }
     let hl = p.header(idx).len();

@@ -190,7 +190,7 @@ pub struct Proto {
     pub header_len: fn(&[u8]) -> usize,
     /// Payload length this header declares (IPv4 total length minus header);
     /// bytes beyond it are padding. `None`: the payload runs to the end.
-    pub payload_len: Option<fn(&[u8]) -> Option<usize>>,
+    pub payload_len: Option<PayloadLen>,
     /// Which protocol follows, given this header and the bytes after it;
     /// `lookup(field, value)` finds a protocol bound above this one.
     pub next: fn(&[u8], &[u8], &Lookup) -> Option<Next>,
@@ -219,6 +219,9 @@ impl PartialEq for Proto {
         std::ptr::eq(self, other)
     }
 }
+
+/// The payload length a header declares, if it declares one.
+pub type PayloadLen = fn(&[u8]) -> Option<usize>;
 
 /// Finds the protocol bound above the current one by (field, value).
 pub type Lookup<'a> = dyn Fn(&str, u64) -> Option<&'static Proto> + 'a;
@@ -328,7 +331,7 @@ impl std::error::Error for FieldError {}
 
 /// Reads `bits` bits (at most 64) at bit offset `off`, big-endian. Missing bytes read as 0.
 pub fn read_bits(buf: &[u8], off: u32, bits: u32) -> u64 {
-    if off % 8 == 0 {
+    if off.is_multiple_of(8) {
         let s = (off / 8) as usize;
         match bits {
             8 => return buf.get(s).copied().unwrap_or(0) as u64,
@@ -356,7 +359,7 @@ pub fn read_bits(buf: &[u8], off: u32, bits: u32) -> u64 {
 
 /// Writes the low `bits` bits of `v` at bit offset `off`, big-endian. Bytes past the end are ignored.
 pub fn write_bits(buf: &mut [u8], off: u32, bits: u32, v: u64) {
-    if off % 8 == 0 && bits % 8 == 0 {
+    if off.is_multiple_of(8) && bits.is_multiple_of(8) {
         let s = (off / 8) as usize;
         let n = (bits / 8) as usize;
         for i in 0..n {
@@ -465,7 +468,7 @@ fn parse_flags(names: &[&str], s: &str) -> Option<u64> {
     let mut v = 0u64;
     if single && !s.contains('+') {
         for c in s.chars() {
-            let i = names.iter().position(|n| n.chars().next() == Some(c))?;
+            let i = names.iter().position(|n| n.starts_with(c))?;
             v |= 1 << i;
         }
     } else {
@@ -692,8 +695,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

@@ -87,7 +87,7 @@ fn build(p: &mut Packet, idx: usize, ch: Changed) {
     }
     if ch.this {
         let hl = p.header(idx).len();
-        if hl % 4 != 0 && !p.layers()[idx].truncated {
+        if !hl.is_multiple_of(4) && !p.layers()[idx].truncated {
             p.splice(idx, hl..hl, &vec![0u8; 4 - hl % 4]);
         }
         let hl = p.header(idx).len();
@@ -115,18 +115,26 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
     let rflags = super::read_bits(r, 103, 9);
     let sflags = super::read_bits(s, 103, 9);
     let sseq = super::read_bits(s, 32, 32) as u32;
-    let rack = super::read_bits(r, 64, 32) as u32;
-    let rseq = super::read_bits(r, 32, 32) as u32;
     let sack = super::read_bits(s, 64, 32) as u32;
-    let plen = sent.payload(si).len() as u32;
-    let syn_fin = (sflags & 0x03 != 0) as u32;
-    if rflags & 0x04 != 0 {
-        // RST: matches the sequence it acknowledges, or our ack as its seq.
-        return rflags & 0x10 == 0 && rseq == sack
-            || rack == sseq.wrapping_add(plen + syn_fin)
-            || rseq == sack;
+    let rseq = super::read_bits(r, 32, 32) as u32;
+    let rack = super::read_bits(r, 64, 32) as u32;
+    let (syn, rst, ack) = (0x02, 0x04, 0x10);
+    // The reply's sequence number continues what we acknowledged (unless we
+    // sent a bare SYN, which acknowledges nothing).
+    let bare_syn = sflags & syn != 0 && sflags & ack == 0;
+    if !bare_syn && (rseq.wrapping_sub(sack) as i32).unsigned_abs() > 2 {
+        return false;
     }
-    rflags & 0x10 != 0 && rack.wrapping_sub(sseq) <= plen + syn_fin && rack.wrapping_sub(sseq) > 0
+    if rflags & rst != 0 && rflags & ack == 0 {
+        return true;
+    }
+    if rflags & ack == 0 {
+        return false;
+    }
+    // It acknowledges at most what we sent (payload, plus one for SYN or FIN).
+    let sent_len = sent.payload(si).len() as u32 + u32::from(sflags & 0x03 != 0);
+    let diff = rack.wrapping_sub(sseq) as i32;
+    diff >= 0 && diff as u32 <= sent_len + 2
 }
 
 /// tcpdump's flag letters: S F P R U E W and "." for ACK.

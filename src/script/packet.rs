@@ -452,7 +452,7 @@ pub fn register(e: &mut Engine) {
             .bytes()
             .filter(|c| !c.is_ascii_whitespace() && *c != b':' && *c != b'-')
             .collect();
-        if digits.len() % 2 != 0 {
+        if !digits.len().is_multiple_of(2) {
             return Err(err_msg(format!(
                 "from_hex: odd number of hex digits in {s:?}"
             )));

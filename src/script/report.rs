@@ -75,8 +75,8 @@ fn locate(source: &str, pos: Position) -> Option<(usize, usize)> {
                 .unwrap_or(rest.len());
             if len == 0 {
                 len = rest.chars().next().map(|c| c.len_utf8()).unwrap_or(0);
-                if rest.starts_with('"') {
-                    len = rest[1..].find('"').map(|e| e + 2).unwrap_or(len);
+                if let Some(body) = rest.strip_prefix('"') {
+                    len = body.find('"').map(|e| e + 2).unwrap_or(len);
                 }
             }
             return Some((start, len));
