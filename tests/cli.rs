@@ -31,7 +31,7 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-fn script(dir: &PathBuf, name: &str, text: &str) -> String {
+fn script(dir: &std::path::Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p.display().to_string()
