@@ -694,6 +694,7 @@ fn dissect_into(data: &[u8], first: &'static Proto, out: &mut Vec<Layer>) {
         let lookup = |field: &str, value: u64| layers::lookup_binding(proto.name, field, value);
         let next: Option<Next> = (proto.next)(hdr, &data[off + hl..end], &lookup);
         off += hl;
+        let next = next.filter(|n| n.proto.accepts.is_none_or(|ok| ok(&data[off..end])));
         match next {
             Some(n) => {
                 proto = n.proto;

@@ -128,9 +128,34 @@ fn seed_wol_frame_of_ethertype_zero_round_trips() {
     let bytes = hex(WOL_FRAME);
     assert_eq!(bytes.len(), 116);
     let mut p = Packet::parse(&bytes);
-    assert_eq!(p.layers()[0].proto.name, "Ether");
+    assert_eq!(p.layer_names(), ["Ether", "WoL"]);
     assert_eq!(int(&mut p, "Ether", "type"), 0);
+    assert_eq!(text(&mut p, "WoL", "target"), "00:0c:29:59:e8:ba");
+    assert_eq!(p.summary(), "WoL magic packet for 00:0c:29:59:e8:ba");
     assert_eq!(p.bytes(), &bytes[..]);
+}
+
+#[test]
+fn wol_builds_the_sixteen_repetitions_and_is_only_guessed_on_magic() {
+    let mut p = Packet::new_layer(&pktscript::layers::ether::ETHER);
+    let mut w = Packet::new_layer(&pktscript::layers::wol::WOL);
+    set(&mut w, "WoL", "target", Input::Str("00:0c:29:59:e8:ba"));
+    p.stack(&w);
+    let b = p.bytes().to_vec();
+    assert_eq!(&b[12..14], &[0x08, 0x42]);
+    assert_eq!(&b[14..], &hex(WOL_FRAME)[14..]);
+    // UDP port 9 carrying something else is not a magic packet.
+    let mut u = Packet::new_layer(&pktscript::layers::ipv4::IPV4);
+    let mut udp = Packet::new_layer(&pktscript::layers::udp::UDP);
+    set(&mut udp, "UDP", "dport", Input::Int(9));
+    u.stack(&udp);
+    u.stack(&Packet::raw(b"discard me"));
+    let mut e = Packet::new_layer(&pktscript::layers::ether::ETHER);
+    e.stack(&u);
+    assert_eq!(
+        Packet::parse(e.bytes()).layer_names(),
+        ["Ether", "IPv4", "UDP", "Raw"]
+    );
 }
 
 /// seed 000: the IPv4 header values pkt-analyze printed for the echo request and reply.

@@ -78,6 +78,7 @@ pub static ARP: Proto = Proto {
             value: 0x8035,
         },
     ],
+    accepts: None,
     build: super::build_nothing,
     checksum: None,
     answers,

@@ -50,6 +50,7 @@ pub static DOT1Q: Proto = Proto {
             value: 0x8100,
         },
     ],
+    accepts: None,
     build: super::build_nothing,
     checksum: None,
     answers: |_, _, _, _| true,

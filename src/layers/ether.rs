@@ -47,6 +47,7 @@ pub static ETHER: Proto = Proto {
     payload_len: None,
     next,
     bindings: &[],
+    accepts: None,
     build: super::build_nothing,
     checksum: None,
     answers: |_, _, _, _| true,

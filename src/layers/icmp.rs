@@ -202,6 +202,7 @@ pub static ICMP: Proto = Proto {
         field: "proto",
         value: 1,
     }],
+    accepts: None,
     build,
     checksum: Some(checksum),
     answers,

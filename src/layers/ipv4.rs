@@ -114,6 +114,7 @@ pub static IPV4: Proto = Proto {
             value: 4,
         },
     ],
+    accepts: None,
     build,
     checksum: Some(checksum),
     answers,

@@ -19,6 +19,7 @@ pub mod padding;
 pub mod raw;
 pub mod tcp;
 pub mod udp;
+pub mod wol;
 
 use crate::packet::Packet;
 use std::fmt::Write as _;
@@ -33,6 +34,7 @@ pub static REGISTRY: &[&Proto] = &[
     &icmp::ICMP,
     &udp::UDP,
     &tcp::TCP,
+    &wol::WOL,
     &raw::RAW,
     &padding::PADDING,
 ];
@@ -87,6 +89,8 @@ pub enum Auto {
     Chksum,
     /// A type/protocol field that follows the layer above.
     Next,
+    /// Filled in from other fields of the same layer.
+    Derived,
 }
 
 /// One row of a protocol's field table.
@@ -196,6 +200,9 @@ pub struct Proto {
     pub next: fn(&[u8], &[u8], &Lookup) -> Option<Next>,
     /// How this protocol binds to lower layers (drives dissection and type fields).
     pub bindings: &'static [Binding],
+    /// A bound layer is dissected only if its bytes pass this check (for
+    /// bindings that are a guess, like Wake-on-LAN on UDP port 9).
+    pub accepts: Option<fn(&[u8]) -> bool>,
     /// Recompute automatic fields. Called innermost layer first.
     pub build: fn(&mut Packet, usize, Changed),
     /// The correct checksum for the layer's current bytes, if it has one.

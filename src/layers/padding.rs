@@ -16,6 +16,7 @@ pub static PADDING: Proto = Proto {
     payload_len: None,
     next: |_, _, _| None,
     bindings: &[],
+    accepts: None,
     build: super::build_nothing,
     checksum: None,
     answers: |_, _, _, _| true,

@@ -68,6 +68,7 @@ pub static TCP: Proto = Proto {
         field: "proto",
         value: 6,
     }],
+    accepts: None,
     build,
     checksum: Some(checksum),
     answers,

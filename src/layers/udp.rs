@@ -40,6 +40,7 @@ pub static UDP: Proto = Proto {
         field: "proto",
         value: 17,
     }],
+    accepts: None,
     build,
     checksum: Some(checksum),
     answers,
