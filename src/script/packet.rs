@@ -335,6 +335,37 @@ pub fn register(e: &mut Engine) {
             set_field(&mut l.pkt, l.idx, name, &v)
         });
 
+    // Explicit properties for every layer accessor and every field name, so
+    // `p.ip.ttl` resolves directly instead of through Rhai's slower
+    // property-to-indexer fallback (the indexers above stay for `p["ip.ttl"]`).
+    let mut field_names: Vec<&'static str> = Vec::new();
+    for proto in REGISTRY.iter().copied() {
+        let acc = proto.accessor;
+        e.register_get_set(
+            acc,
+            move |p: &mut Packet| -> R<LayerView> {
+                let idx = layer_index(p, acc)?;
+                Ok(LayerView {
+                    pkt: p.clone(),
+                    idx,
+                })
+            },
+            move |p: &mut Packet, v: LayerView| packet_index_set(p, acc, Dynamic::from(v)),
+        );
+        for f in proto.fields {
+            if !field_names.contains(&f.name) {
+                field_names.push(f.name);
+            }
+        }
+    }
+    for name in field_names {
+        e.register_get_set(
+            name,
+            move |l: &mut LayerView| get_field(&mut l.pkt, l.idx, name),
+            move |l: &mut LayerView, v: Dynamic| set_field(&mut l.pkt, l.idx, name, &v),
+        );
+    }
+
     // Packet methods.
     e.register_get_set("time", time_get, time_set)
         .register_get_set(
