@@ -14,12 +14,7 @@ use std::process::ExitCode;
 )]
 struct Cli {
     /// Evaluate EXPR (a script text) and print its value
-    #[arg(
-        short = 'e',
-        long = "eval",
-        value_name = "EXPR",
-        conflicts_with = "script"
-    )]
+    #[arg(short = 'e', long = "eval", value_name = "EXPR")]
     expr: Option<String>,
 
     /// Bound on script operations, so a runaway loop ends with an error (0 = unlimited)
@@ -45,7 +40,7 @@ fn main() -> ExitCode {
     };
     let opts = Options {
         max_operations: cli.max_operations,
-        script_dir: None,
+        script_dir: Some(PathBuf::from(".")),
     };
     let result = if let Some(expr) = &cli.expr {
         let mut args = cli.args.clone();
@@ -68,7 +63,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     match result {
-        Ok(Outcome::Exit(c)) => ExitCode::from(c as u8),
+        Ok(Outcome::Exit(c)) => ExitCode::from((c & 0xff) as u8),
         Ok(Outcome::Value(_)) => ExitCode::SUCCESS,
         Err(report) => {
             eprintln!("{report:?}");

@@ -271,8 +271,42 @@ impl Packet {
             return Err(absent_field(proto, f, self.header(idx)));
         }
         let value = layers::parse_value(proto, f, input)?;
+        let hdr = self.header(idx);
+        if !matches!(f.kind, Kind::Bytes) && f.byte_range(hdr.len()).end > hdr.len() {
+            return Err(FieldError::new(format!(
+                "{}.{} lies beyond the captured bytes of this truncated {} header",
+                proto.accessor, f.name, proto.name
+            ))
+            .help(format!(
+                "only {} header bytes were captured; build a new layer to change it",
+                hdr.len()
+            )));
+        }
+        // Assigning the value a field already has changes nothing (Rhai writes
+        // back after method calls like `p.ip.options.len()`); use `pin` to pin.
+        if layers::get_value(f, hdr) == value {
+            return Ok(());
+        }
         self.set_value(idx, fi, value);
         Ok(())
+    }
+
+    /// Pins field `fi` of layer `idx`: automatic recomputation leaves it alone.
+    pub fn pin(&mut self, idx: usize, fi: usize) {
+        if fi < 64 {
+            self.layers[idx].pinned |= 1 << fi;
+        }
+    }
+
+    /// Replaces the header of layer `idx` with `hdr` (from a copy of this
+    /// layer, possibly from another packet of the same protocol), keeping
+    /// its pins. Nothing changes when the bytes are the same.
+    pub fn replace_header(&mut self, idx: usize, hdr: &[u8], pinned: u64) {
+        self.layers[idx].pinned |= pinned;
+        if self.header(idx) != hdr {
+            let len = self.layers[idx].len;
+            self.splice(idx, 0..len, hdr);
+        }
     }
 
     /// Writes an already-checked value.
@@ -398,7 +432,7 @@ impl Packet {
                 payload: self.layers[i + 1..end].iter().any(|l| l.dirty),
                 lower: i > 0 && self.layers[i - 1].dirty,
             };
-            if changed.any() {
+            if changed.any() && !self.layers[i].truncated {
                 (self.layers[i].proto.build)(self, i, changed);
             }
         }
@@ -594,6 +628,10 @@ impl Packet {
                     if l.truncated {
                         let _ = writeln!(out, "  {:width$} = <missing>", f.name);
                     }
+                    continue;
+                }
+                if r.end > hdr.len() && !matches!(f.kind, Kind::Bytes) {
+                    let _ = writeln!(out, "  {:width$} = <cut short>", f.name);
                     continue;
                 }
                 let v = layers::get_value(f, hdr);

@@ -271,3 +271,114 @@ fn writer_left_open_by_an_early_exit_is_valid() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(pktscript::pcap::read_all(&f).unwrap().len(), 1);
 }
+
+#[test]
+fn reading_through_a_method_call_is_not_an_edit() {
+    // Rhai writes `p.ip.options` back after `.len()`: that must not fix the bad checksum.
+    let o = run(&[
+        "-e",
+        "let p = parse(from_hex(\"020000000002 020000000001 0800 4500001c0001000040010000c6120001c6120002 0800f7ff00000000\")); \
+         p.ip.options.len(); p.wol_absent = 1;",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(&[
+        "-e",
+        "let p = parse(from_hex(\"020000000002 020000000001 0800 4500001c0001000040010000c6120001c6120002 0800f7ff00000000\")); \
+         p.ip.options.len(); p.bad_checksums()",
+    ]);
+    assert_eq!(out(&o), "[\"IPv4\"]\n", "{}", err(&o));
+}
+
+#[test]
+fn layers_by_index_and_by_copy() {
+    let o = run(&["-e", "let p = Ether() / IPv4(); p[1].ttl = 9; p[-1].ttl"]);
+    assert_eq!(out(&o), "9\n", "{}", err(&o));
+    // A header copied from another packet of the same protocol replaces only that header.
+    let o = run(&[
+        "-e",
+        "let a = Ether(#{src: \"02:00:00:00:00:01\"}) / IPv4(#{dst: \"198.18.0.2\"}); \
+         let b = Ether(#{src: \"02:00:00:00:00:07\"}) / ARP(); a.eth = b.eth; [a.eth.src, a.eth.type, a.ip.dst]",
+    ]);
+    assert_eq!(
+        out(&o),
+        "[\"02:00:00:00:00:07\", 2048 (IPv4), \"198.18.0.2\"]\n",
+        "{}",
+        err(&o)
+    );
+    let o = run(&[
+        "-e",
+        "let a = Ether() / IPv4(); let b = Ether() / ARP(); a.ip = b.arp;",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).contains("cannot put a ARP header in place of a IPv4 header"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn enums_compare_with_names_and_numbers() {
+    let o = run(&[
+        "-e",
+        "let r = read_pcap(\"scripts/data/echo.pcap\").filter(|p| p.icmp.type == \"echo-reply\"); \
+         [r.len(), r[0].icmp.type == 0, r[0].icmp.type != \"echo-request\", `${r[0].icmp.type}`, r[0].icmp.type + 8]",
+    ]);
+    assert_eq!(
+        out(&o),
+        "[1, true, true, \"echo-reply\", 8]\n",
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn writing_after_close_is_an_error_and_keeps_the_file() {
+    let d = scratch("closed");
+    let f = d.join("c.pcap");
+    let o = run(&[
+        "-e",
+        &format!(
+            "let w = pcap_writer(\"{0}\"); w.write(Ether() / IPv4()); w.write(Ether() / ARP()); w.close(); w.write(Ether());",
+            f.display()
+        ),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("is closed"), "{}", err(&o));
+    assert_eq!(pktscript::pcap::read_all(&f).unwrap().len(), 2);
+}
+
+#[test]
+fn truncated_headers_refuse_edits_past_their_bytes() {
+    let o = run(&[
+        "-e",
+        "let t = parse(from_hex(\"020000000002020000000001080045000054000100004001\")); t.ip.ttl = 3; print(to_hex(t.bytes())); t.ip.src = \"198.18.0.9\";",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    // The edit inside the captured bytes is made, without rebuilding the cut header.
+    assert_eq!(
+        out(&o),
+        "020000000002020000000001080045000054000100000301\n"
+    );
+    assert!(err(&o).contains("beyond the captured bytes"), "{}", err(&o));
+}
+
+#[test]
+fn eval_takes_arguments_and_imports_from_the_current_directory() {
+    let d = scratch("evalargs");
+    script(&d, "m.rhai", "fn f() { 41 }");
+    let o = bin()
+        .current_dir(&d)
+        .args(["-e", "import \"m\" as m; m::f() + ARGV.len()", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out(&o), "42\n", "{}", err(&o));
+    assert_eq!(run(&["-e", "exit(-1)"]).status.code(), Some(255));
+    let o = run(&["-e", "exit(\"a\")"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).contains("exit takes an integer status"),
+        "{}",
+        err(&o)
+    );
+}

@@ -143,6 +143,15 @@ pub fn engine(opts: &Options, sources: &Sources) -> Engine {
     e.register_fn("exit", |code: i64| -> Result<(), Box<EvalAltResult>> {
         Err(EvalAltResult::Exit(Dynamic::from(ExitCode(code)), Position::NONE).into())
     });
+    e.register_fn("exit", || -> Result<(), Box<EvalAltResult>> {
+        Err(EvalAltResult::Exit(Dynamic::from(ExitCode(0)), Position::NONE).into())
+    });
+    e.register_fn("exit", |v: Dynamic| -> Result<(), Box<EvalAltResult>> {
+        Err(err_help(
+            format!("exit takes an integer status, not {}", v.type_name()),
+            "exit(0) for success, exit(1) (or another number up to 255) for failure",
+        ))
+    });
     e
 }
 
@@ -179,7 +188,7 @@ pub fn run_source(
     scope.push_constant("SCRIPT_DIR", dir);
     match engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast) {
         Ok(v) => Ok(match v.clone().try_cast::<ExitCode>() {
-            Some(ExitCode(c)) => Outcome::Exit(c.clamp(0, 255) as i32),
+            Some(ExitCode(c)) => Outcome::Exit((c & 0xff) as i32),
             None => Outcome::Value(v),
         }),
         Err(e) => match *e {

@@ -34,6 +34,33 @@ impl Flags {
     }
 }
 
+/// An enum field's value: a number that also compares equal to its name
+/// (`p.icmp.type == 8` and `p.icmp.type == "echo-request"` both hold).
+#[derive(Debug, Clone, Copy)]
+pub struct EnumValue {
+    pub value: u64,
+    pub names: &'static [(u64, &'static str)],
+}
+
+impl EnumValue {
+    fn name(&self) -> Option<&'static str> {
+        self.names
+            .iter()
+            .find(|(v, _)| *v == self.value)
+            .map(|(_, n)| *n)
+    }
+    fn eq_str(&self, s: &str) -> bool {
+        match self
+            .names
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(s.trim()))
+        {
+            Some((v, _)) => *v == self.value,
+            None => layers::parse_int_str(s) == Some(self.value as i64),
+        }
+    }
+}
+
 /// Converts a script value to field input; keeps the owned text alive.
 pub enum Owned {
     Int(i64),
@@ -70,6 +97,9 @@ pub fn to_owned_input(v: &Dynamic) -> R<Owned> {
     if let Some(f) = v.clone().try_cast::<Flags>() {
         return Ok(Owned::Int(f.value as i64));
     }
+    if let Some(f) = v.clone().try_cast::<EnumValue>() {
+        return Ok(Owned::Int(f.value as i64));
+    }
     Err(err_help(
         format!("a field cannot hold a value of type {}", v.type_name()),
         "use a number, a string (addresses, enum names, flag letters) or a blob",
@@ -80,6 +110,9 @@ pub fn to_owned_input(v: &Dynamic) -> R<Owned> {
 pub fn value_to_dynamic(proto: &Proto, fi: usize, v: Value) -> Dynamic {
     match (v, &proto.fields[fi].kind) {
         (Value::Int(n), Kind::Flags(names)) => Dynamic::from(Flags { value: n, names }),
+        (Value::Int(n), Kind::Enum(names) | Kind::HexEnum(names)) => {
+            Dynamic::from(EnumValue { value: n, names })
+        }
         (Value::Int(n), _) => Dynamic::from_int(n as i64),
         (Value::Bytes(b), _) => Dynamic::from_blob(b),
         (v, _) => Dynamic::from(layers::format_value(&proto.fields[fi], &v)),
@@ -165,21 +198,31 @@ fn packet_index_set(p: &mut Packet, key: &str, v: Dynamic) -> R<()> {
     }
     let idx = layer_index(p, key)?;
     match v.try_cast::<LayerView>() {
-        Some(view) if view.idx == idx && view.pkt.layers().len() == p.layers().len() => {
-            let (time, iface, dir) = (p.time, p.iface.take(), p.direction);
-            *p = view.pkt;
-            p.time = time;
-            p.iface = iface;
-            p.direction = dir;
-            Ok(())
-        }
-        _ => Err(err_help(
-            format!("cannot replace the {key} layer of a packet by assignment"),
+        Some(view) => assign_layer(p, idx, &view),
+        None => Err(err_help(
+            format!("p.{key} takes a layer (such as another packet's p.{key}), not another value"),
             format!(
                 "set its fields instead: p.{key}.FIELD = value, or build a new packet with `/`"
             ),
         )),
     }
+}
+
+/// `p.ip = view`: the layer's header becomes the view's (the write-back of
+/// `p.ip.ttl = 5`, or a header copied from another packet of the same protocol).
+fn assign_layer(p: &mut Packet, idx: usize, view: &LayerView) -> R<()> {
+    let (Some(mine), Some(theirs)) = (p.layers().get(idx), view.pkt.layers().get(view.idx)) else {
+        return Err(err_msg("that layer no longer exists"));
+    };
+    if mine.proto != theirs.proto {
+        return Err(err_msg(format!(
+            "cannot put a {} header in place of a {} header",
+            theirs.proto.name, mine.proto.name
+        )));
+    }
+    let pinned = theirs.pinned;
+    p.replace_header(idx, view.pkt.header(view.idx), pinned);
+    Ok(())
 }
 
 fn layer_pos(p: &Packet, i: i64) -> R<usize> {
@@ -271,7 +314,9 @@ fn time_set(p: &mut Packet, v: Dynamic) -> R<()> {
 pub fn register(e: &mut Engine) {
     e.register_type_with_name::<Packet>("Packet")
         .register_type_with_name::<LayerView>("Layer")
-        .register_type_with_name::<Flags>("Flags");
+        .register_type_with_name::<Flags>("Flags")
+        .register_type_with_name::<EnumValue>("Enum");
+    register_enum(e);
 
     // Constructors, one per protocol, from the registry.
     for proto in REGISTRY.iter().copied() {
@@ -330,6 +375,10 @@ pub fn register(e: &mut Engine) {
                 idx,
             })
         })
+        .register_indexer_set(|p: &mut Packet, i: i64, v: LayerView| -> R<()> {
+            let idx = layer_pos(p, i)?;
+            assign_layer(p, idx, &v)
+        })
         .register_indexer_get(|l: &mut LayerView, name: &str| get_field(&mut l.pkt, l.idx, name))
         .register_indexer_set(|l: &mut LayerView, name: &str, v: Dynamic| {
             set_field(&mut l.pkt, l.idx, name, &v)
@@ -350,7 +399,10 @@ pub fn register(e: &mut Engine) {
                     idx,
                 })
             },
-            move |p: &mut Packet, v: LayerView| packet_index_set(p, acc, Dynamic::from(v)),
+            move |p: &mut Packet, v: LayerView| -> R<()> {
+                let idx = layer_index(p, acc)?;
+                assign_layer(p, idx, &v)
+            },
         );
         for f in proto.fields {
             if !field_names.contains(&f.name) {
@@ -425,6 +477,12 @@ pub fn register(e: &mut Engine) {
             p.bad_checksums().into_iter().map(Dynamic::from).collect()
         })
         .register_fn("copy", |p: &mut Packet| p.clone())
+        .register_fn("pin", |p: &mut Packet, key: &str| -> R<()> {
+            let (idx, field) = path(p, key)?;
+            let fi = p.field_index(idx, field).map_err(user_err)?;
+            p.pin(idx, fi);
+            Ok(())
+        })
         .register_fn("==", |a: &mut Packet, b: Packet| {
             let mut b = b;
             a.bytes() == b.bytes()
@@ -512,6 +570,43 @@ pub fn register(e: &mut Engine) {
     e.register_fn("hexdump", |b: Blob| crate::packet::hexdump(&b));
 }
 
+fn register_enum(e: &mut Engine) {
+    type E = EnumValue;
+    e.register_fn("to_string", |v: &mut E| {
+        v.name()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.value.to_string())
+    })
+    .register_fn("to_debug", |v: &mut E| match v.name() {
+        Some(n) => format!("{} ({n})", v.value),
+        None => v.value.to_string(),
+    })
+    .register_fn("to_int", |v: &mut E| v.value as i64)
+    .register_fn("to_hex", |v: &mut E| format!("{:x}", v.value))
+    .register_get("value", |v: &mut E| v.value as i64)
+    .register_get("name", |v: &mut E| {
+        v.name().map(Dynamic::from).unwrap_or(Dynamic::UNIT)
+    })
+    .register_fn("==", |v: &mut E, s: &str| v.eq_str(s))
+    .register_fn("!=", |v: &mut E, s: &str| !v.eq_str(s))
+    .register_fn("==", |s: &str, v: E| v.eq_str(s))
+    .register_fn("!=", |s: &str, v: E| !v.eq_str(s))
+    .register_fn("==", |v: &mut E, i: i64| v.value as i64 == i)
+    .register_fn("!=", |v: &mut E, i: i64| v.value as i64 != i)
+    .register_fn("==", |i: i64, v: E| v.value as i64 == i)
+    .register_fn("!=", |i: i64, v: E| v.value as i64 != i)
+    .register_fn("==", |v: &mut E, w: E| v.value == w.value)
+    .register_fn("!=", |v: &mut E, w: E| v.value != w.value)
+    .register_fn("<", |v: &mut E, i: i64| (v.value as i64) < i)
+    .register_fn("<=", |v: &mut E, i: i64| (v.value as i64) <= i)
+    .register_fn(">", |v: &mut E, i: i64| (v.value as i64) > i)
+    .register_fn(">=", |v: &mut E, i: i64| (v.value as i64) >= i)
+    .register_fn("+", |v: &mut E, i: i64| v.value as i64 + i)
+    .register_fn("-", |v: &mut E, i: i64| v.value as i64 - i)
+    .register_fn("&", |v: &mut E, i: i64| v.value as i64 & i)
+    .register_fn("|", |v: &mut E, i: i64| v.value as i64 | i);
+}
+
 fn layer_text(l: &mut LayerView) -> String {
     l.pkt.finish();
     let name = l.pkt.layers()[l.idx].proto.name;
@@ -543,6 +638,12 @@ pub fn display_value(v: &Dynamic) -> String {
     if let Some(f) = v.clone().try_cast::<Flags>() {
         return f.text();
     }
+    if let Some(f) = v.clone().try_cast::<EnumValue>() {
+        return match f.name() {
+            Some(n) => format!("{} ({n})", f.value),
+            None => f.value.to_string(),
+        };
+    }
     if v.is_array() {
         let a = v.clone().cast::<Array>();
         if !a.is_empty() && a.iter().all(|x| x.is::<Packet>()) {
@@ -554,6 +655,17 @@ pub fn display_value(v: &Dynamic) -> String {
                 .collect::<Vec<_>>()
                 .join("\n");
         }
+        let items: Vec<String> = a
+            .iter()
+            .map(|x| {
+                if x.is_string() {
+                    format!("{:?}", x.clone().into_string().unwrap_or_default())
+                } else {
+                    display_value(x)
+                }
+            })
+            .collect();
+        return format!("[{}]", items.join(", "));
     }
     if v.is_string() {
         return v.clone().into_string().unwrap_or_default();

@@ -91,6 +91,7 @@ impl Iterator for ReaderIter {
 #[derive(Clone)]
 pub struct Writer {
     inner: Rc<RefCell<Option<PcapWriter>>>,
+    closed: Rc<RefCell<bool>>,
     path: String,
     linktype: Option<u32>,
 }
@@ -98,12 +99,19 @@ pub struct Writer {
 fn open_writer(path: &str) -> Writer {
     Writer {
         inner: Rc::new(RefCell::new(None)),
+        closed: Rc::new(RefCell::new(false)),
         path: path.to_string(),
         linktype: None,
     }
 }
 
 fn writer_write(w: &mut Writer, p: &mut Packet) -> R<()> {
+    if *w.closed.borrow() {
+        return Err(err_help(
+            format!("the pcap writer for {} is closed", w.path),
+            "write every packet before close(), or open a new writer with pcap_writer(path)",
+        ));
+    }
     let rec = record_from_packet(p);
     let mut slot = w.inner.borrow_mut();
     if slot.is_none() {
@@ -194,6 +202,7 @@ pub fn register(e: &mut Engine) {
         Ok(())
     });
     e.register_fn("close", |w: &mut Writer| -> R<()> {
+        *w.closed.borrow_mut() = true;
         match w.inner.borrow_mut().take() {
             Some(wr) => wr.close().map_err(user_err),
             None => Ok(()),

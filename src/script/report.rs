@@ -59,6 +59,16 @@ impl Diagnostic for ScriptDiagnostic {
 /// Byte offset and token length at a Rhai position (1-based line and column).
 fn locate(source: &str, pos: Position) -> Option<(usize, usize)> {
     let (line, col) = (pos.line()?, pos.position().unwrap_or(1));
+    if line > source.split_inclusive('\n').count() {
+        // Past the last line (an unexpected end of file): point at the end.
+        let end = source.trim_end().len();
+        let start = source[..end]
+            .char_indices()
+            .last()
+            .map(|(b, _)| b)
+            .unwrap_or(0);
+        return Some((start, end - start));
+    }
     let mut off = 0usize;
     for (i, l) in source.split_inclusive('\n').enumerate() {
         if i + 1 == line {
@@ -67,6 +77,13 @@ fn locate(source: &str, pos: Position) -> Option<(usize, usize)> {
                     .nth(col.saturating_sub(1))
                     .map(|(b, _)| b)
                     .unwrap_or(l.trim_end_matches('\n').len());
+            let mut start = start;
+            // Property access is reported at the dot: underline the name after it.
+            if source[start..].starts_with('.')
+                && source[start + 1..].starts_with(|c: char| c.is_alphabetic() || c == '_')
+            {
+                start += 1;
+            }
             let rest = &source[start..];
             let mut len = rest
                 .char_indices()
