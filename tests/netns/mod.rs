@@ -1,0 +1,227 @@
+//! Test LANs in network namespaces, shared by the tests that use real
+//! kernel links.
+//!
+//! [`Lan::new`] builds, for one test:
+//!
+//! - a "switch" namespace holding a veth pair (both ends stay in it);
+//! - one namespace per host, each holding a macvlan device (bridge mode)
+//!   on the switch's veth end, with a MAC 02:00:00:xx:xx:xx and an address
+//!   in 198.18.0.0/15 (benchmarking space, RFC 2544), IPv6 off so that the
+//!   hosts stay silent unless spoken to.
+//!
+//! Nothing is created in, attached to, or routed to the root namespace.
+//! Names carry a prefix unique to the process and the test, so tests can
+//! run in parallel. Dropping the [`Lan`] (also when the test panics)
+//! deletes every namespace it created, and with them the devices.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use pktscript::link::{LinkError, LiveLink, LiveOptions};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Fails the test unless it runs as root: these tests must not be skipped
+/// silently.
+pub fn require_root() {
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    assert!(
+        euid == 0,
+        "this test needs root (it creates network namespaces and raw sockets); \
+         run it as root, e.g. `sudo -E cargo test --test link_live` (euid is {euid})"
+    );
+}
+
+/// One host of a test LAN.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// Its network namespace.
+    pub ns: String,
+    /// Its interface (a macvlan on the switch).
+    pub dev: String,
+    pub mac: [u8; 6],
+    pub ip: Ipv4Addr,
+}
+
+/// A test LAN; see the module notes.
+#[derive(Debug)]
+pub struct Lan {
+    /// Prefix of every name (namespaces and devices).
+    pub prefix: String,
+    /// The switch namespace.
+    pub switch_ns: String,
+    pub hosts: Vec<Host>,
+    /// Namespaces to delete, in creation order.
+    created: Vec<String>,
+}
+
+impl Lan {
+    /// A LAN of `n` hosts (1 to 100); panics with the failing command's
+    /// output if the kernel or `ip` refuses something.
+    pub fn new(n: usize) -> Lan {
+        require_root();
+        assert!((1..=100).contains(&n), "a test LAN has 1 to 100 hosts");
+        let pid = std::process::id();
+        let count = COUNTER.fetch_add(1, Ordering::SeqCst);
+        // pid in hex: at most 6 digits (pid_max is at most 2^22).
+        let prefix = format!("pk{pid:x}x{count}");
+        // A /24 of 198.18.0.0/15 for this LAN.
+        let net = (pid.wrapping_mul(37).wrapping_add(count) % 512) as u16;
+        let [net_hi, net_lo] = net.to_be_bytes();
+        let mut lan = Lan {
+            switch_ns: format!("{prefix}sw"),
+            prefix: prefix.clone(),
+            hosts: Vec::new(),
+            created: Vec::new(),
+        };
+        let sw = lan.switch_ns.clone();
+        lan.add_ns(&sw);
+        let lower = format!("{prefix}s");
+        let peer = format!("{prefix}p");
+        run(&[
+            "ip", "-n", &sw, "link", "add", "name", &lower, "type", "veth", "peer", "name", &peer,
+        ]);
+        run(&["ip", "-n", &sw, "link", "set", "dev", &lower, "up"]);
+        run(&["ip", "-n", &sw, "link", "set", "dev", &peer, "up"]);
+        for i in 0..n {
+            let ns = format!("{prefix}h{i}");
+            let dev = format!("{prefix}e{i}");
+            assert!(dev.len() <= 15, "device name {dev} too long");
+            let mac = [0x02, 0, 0, net_hi, net_lo, i as u8 + 1];
+            let ip = Ipv4Addr::new(198, 18 + net_hi, net_lo, i as u8 + 1);
+            lan.add_ns(&ns);
+            let mac_s = mac_str(&mac);
+            run(&[
+                "ip", "-n", &sw, "link", "add", "name", &dev, "link", &lower, "address", &mac_s,
+                "type", "macvlan", "mode", "bridge",
+            ]);
+            run(&["ip", "-n", &sw, "link", "set", "dev", &dev, "netns", &ns]);
+            run(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{ip}/24"),
+                "dev",
+                &dev,
+            ]);
+            run(&["ip", "-n", &ns, "link", "set", "dev", "lo", "up"]);
+            run(&["ip", "-n", &ns, "link", "set", "dev", &dev, "up"]);
+            lan.hosts.push(Host { ns, dev, mac, ip });
+        }
+        lan
+    }
+
+    /// Creates a namespace (remembered for deletion) with IPv6 off.
+    fn add_ns(&mut self, ns: &str) {
+        run(&["ip", "netns", "add", ns]);
+        self.created.push(ns.to_string());
+        in_netns(ns, || {
+            for conf in ["all", "default"] {
+                let p = format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6");
+                if std::path::Path::new(&p).exists() {
+                    std::fs::write(&p, "1").unwrap_or_else(|e| panic!("write {p}: {e}"));
+                }
+            }
+        });
+    }
+
+    pub fn host(&self, i: usize) -> &Host {
+        &self.hosts[i]
+    }
+
+    /// Opens a live link on host `i`'s interface, inside its namespace.
+    pub fn open(&self, i: usize, opts: LiveOptions) -> Result<LiveLink, LinkError> {
+        let h = &self.hosts[i];
+        in_netns(&h.ns, || LiveLink::open(&h.dev, opts))
+    }
+
+    /// Opens a live link on host `i` with the default options, or panics.
+    pub fn link(&self, i: usize) -> LiveLink {
+        self.open(i, LiveOptions::default())
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.hosts[i].dev))
+    }
+
+    /// Runs `f` on a thread inside host `i`'s namespace.
+    pub fn in_host<T: Send>(&self, i: usize, f: impl FnOnce() -> T + Send) -> T {
+        in_netns(&self.hosts[i].ns, f)
+    }
+
+    /// `ip -n HOST args...`: its standard output (panics on failure).
+    pub fn ip(&self, i: usize, args: &[&str]) -> String {
+        let mut all = vec!["ip", "-n", self.hosts[i].ns.as_str()];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+
+    /// `ip netns exec HOST args...`: its standard output (panics on failure).
+    pub fn exec(&self, i: usize, args: &[&str]) -> String {
+        let mut all = vec!["ip", "netns", "exec", self.hosts[i].ns.as_str()];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for ns in self.created.iter().rev() {
+            match Command::new("ip").args(["netns", "del", ns]).output() {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => eprintln!(
+                    "cleanup: ip netns del {ns}: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+                Err(e) => eprintln!("cleanup: ip netns del {ns}: {e}"),
+            }
+        }
+    }
+}
+
+/// Runs `f` on a new thread that first enters the network namespace `ns`.
+/// Sockets it opens stay in that namespace after the thread ends.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::scope(|s| {
+        let handle = s.spawn(|| {
+            let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+            // SAFETY: setns on a namespace file; affects this thread only.
+            let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "setns into {ns}: {}", std::io::Error::last_os_error());
+            f()
+        });
+        match handle.join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Runs a command; its standard output, or a panic with its error output.
+pub fn run(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", args[0]));
+    assert!(
+        out.status.success(),
+        "`{}` failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn mac_str(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
