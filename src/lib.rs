@@ -7,6 +7,7 @@
 
 pub mod layers;
 pub mod link;
+pub mod net;
 pub mod packet;
 pub mod pcap;
 pub mod script;

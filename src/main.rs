@@ -21,6 +21,14 @@ struct Cli {
     #[arg(long, value_name = "N", default_value_t = script::DEFAULT_MAX_OPERATIONS)]
     max_operations: u64,
 
+    /// Default network interface for sendp, capture, srp1... (else the default route's)
+    #[arg(long, value_name = "IFACE")]
+    iface: Option<String>,
+
+    /// Print why each received packet did or did not answer a request (sr, srp1...)
+    #[arg(long)]
+    explain: bool,
+
     /// The script to run (a .rhai file)
     script: Option<PathBuf>,
 
@@ -41,6 +49,8 @@ fn main() -> ExitCode {
     let opts = Options {
         max_operations: cli.max_operations,
         script_dir: Some(PathBuf::from(".")),
+        iface: cli.iface.clone(),
+        explain: cli.explain,
     };
     let result = if let Some(expr) = &cli.expr {
         let mut args = cli.args.clone();

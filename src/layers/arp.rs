@@ -132,3 +132,17 @@ fn summary(p: &Packet, idx: usize) -> Option<String> {
         op => format!("ARP, op {op} {} > {}, length {l}", ip(h, 14), ip(h, 24)),
     })
 }
+
+/// A who-has for `target` from (`mac`, `ip`), to the Ethernet broadcast address.
+pub fn who_has(mac: [u8; 6], ip: Ipv4Addr, target: Ipv4Addr) -> Packet {
+    use super::Value;
+    let mut eth = Packet::new_layer(&super::ether::ETHER);
+    eth.set_value(0, 1, Value::Mac(mac));
+    let mut arp = Packet::new_layer(&ARP);
+    arp.set_value(0, 5, Value::Mac(mac));
+    arp.set_value(0, 6, Value::Ipv4(ip.octets()));
+    arp.set_value(0, 8, Value::Ipv4(target.octets()));
+    eth.stack(&arp);
+    eth.finish();
+    eth
+}

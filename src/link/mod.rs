@@ -139,6 +139,11 @@ pub trait Link {
     /// interface, with [`Direction::Outgoing`]. Off by default: only
     /// incoming frames are delivered.
     fn set_outgoing(&mut self, yes: bool);
+
+    /// Whether nothing more can ever arrive (a replay that ran out).
+    fn exhausted(&self) -> bool {
+        false
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -129,6 +129,10 @@ impl Link for ReplayLink {
         })
     }
 
+    fn exhausted(&self) -> bool {
+        self.remaining() == 0
+    }
+
     fn set_outgoing(&mut self, yes: bool) {
         self.outgoing = yes;
     }

@@ -2,6 +2,7 @@
 //! functions, the module resolver, and error conversion. Protocol logic does
 //! not live here; these functions convert values and call the library.
 
+pub mod net;
 pub mod packet;
 pub mod pcap;
 pub mod report;
@@ -73,6 +74,10 @@ pub struct Options {
     pub max_operations: u64,
     /// Directory of the main script: `import "x"` may load `x.rhai` from it.
     pub script_dir: Option<PathBuf>,
+    /// Default network interface (`--iface`).
+    pub iface: Option<String>,
+    /// Explain why received packets did or did not match (`--explain`).
+    pub explain: bool,
 }
 
 impl Default for Options {
@@ -80,6 +85,8 @@ impl Default for Options {
         Options {
             max_operations: DEFAULT_MAX_OPERATIONS,
             script_dir: None,
+            iface: None,
+            explain: false,
         }
     }
 }
@@ -96,6 +103,12 @@ pub fn engine(opts: &Options, sources: &Sources) -> Engine {
     ));
     packet::register(&mut e);
     pcap::register(&mut e);
+    let net_state = Rc::new(RefCell::new(net::NetState {
+        iface: opts.iface.clone(),
+        replay: None,
+        explain: opts.explain,
+    }));
+    net::register(&mut e, net_state);
     e.register_type_with_name::<UserError>("Error")
         .register_fn("to_string", |e: &mut UserError| e.message.clone())
         .register_get("message", |e: &mut UserError| e.message.clone())

@@ -1,0 +1,580 @@
+//! Bindings for the network: interfaces, sendp/send, capture, sr/srp and
+//! expect, over a live interface or a replayed pcap (`use_link`).
+
+use super::packet::to_owned_input;
+use super::{UserError, err_help, err_msg, user_err};
+use crate::link::{self, Link, LinkError, LiveLink, LiveOptions, ReplayLink};
+use crate::net::{self, CaptureError, CaptureOptions, Flow, SrOptions};
+use crate::packet::Packet;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext};
+use std::cell::RefCell;
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+use std::time::Duration;
+
+type R<T> = Result<T, Box<EvalAltResult>>;
+
+impl From<LinkError> for UserError {
+    fn from(e: LinkError) -> Self {
+        use miette::Diagnostic;
+        UserError {
+            message: e.to_string(),
+            help: e.help().map(|h| h.to_string()),
+        }
+    }
+}
+
+/// Network settings of a script run.
+#[derive(Default)]
+pub struct NetState {
+    /// Default interface (`--iface`, `set_iface`).
+    pub iface: Option<String>,
+    /// A replay link standing in for every interface (`use_link`).
+    pub replay: Option<ReplayLink>,
+    /// Print why each received packet did or did not match (`--explain`).
+    pub explain: bool,
+}
+
+pub type Shared = Rc<RefCell<NetState>>;
+
+/// A link a script can hand to `use_link`.
+#[derive(Clone)]
+pub struct LinkHandle(Rc<RefCell<Option<ReplayLink>>>);
+
+fn current_iface(st: &NetState, given: Option<&str>) -> R<String> {
+    if let Some(i) = given.filter(|s| !s.is_empty()) {
+        return Ok(i.to_string());
+    }
+    if let Some(i) = &st.iface {
+        return Ok(i.clone());
+    }
+    if st.replay.is_some() {
+        return Ok("replay".into());
+    }
+    net::default_iface().ok_or_else(|| {
+        err_help(
+            "no network interface to use",
+            "name one (sendp(p, \"eth0\"), #{iface: \"eth0\"}), or set a default with --iface or set_iface()",
+        )
+    })
+}
+
+/// Runs `f` on the link for `iface`: the replay if one is in use, else a fresh live socket.
+fn with_link<T>(
+    state: &Shared,
+    iface: Option<&str>,
+    opts: LiveOptions,
+    f: impl FnOnce(&mut dyn Link) -> R<T>,
+) -> R<T> {
+    let name = current_iface(&state.borrow(), iface)?;
+    let mut st = state.borrow_mut();
+    if let Some(r) = st.replay.as_mut() {
+        return f(r);
+    }
+    drop(st);
+    let mut live = LiveLink::open(&name, opts).map_err(user_err)?;
+    f(&mut live)
+}
+
+fn packets_of(v: Dynamic) -> R<Vec<Packet>> {
+    if v.is::<Packet>() {
+        return Ok(vec![v.cast::<Packet>()]);
+    }
+    if v.is_array() {
+        return v
+            .cast::<Array>()
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let t = x.type_name().to_string();
+                x.try_cast::<Packet>()
+                    .ok_or_else(|| err_msg(format!("element {i} is a {t}, not a packet")))
+            })
+            .collect();
+    }
+    Err(err_msg(format!(
+        "expected a packet or an array of packets, not {}",
+        v.type_name()
+    )))
+}
+
+fn opt_f64(m: &Map, key: &str) -> R<Option<f64>> {
+    match m.get(key) {
+        None => Ok(None),
+        Some(v) if v.is_unit() => Ok(None),
+        Some(v) => v
+            .as_float()
+            .or_else(|_| v.as_int().map(|i| i as f64))
+            .map(Some)
+            .map_err(|t| err_msg(format!("option {key} takes a number of seconds, not {t}"))),
+    }
+}
+
+fn opt_int(m: &Map, key: &str) -> R<Option<i64>> {
+    match m.get(key) {
+        None => Ok(None),
+        Some(v) if v.is_unit() => Ok(None),
+        Some(v) => v
+            .as_int()
+            .map(Some)
+            .map_err(|t| err_msg(format!("option {key} takes an integer, not {t}"))),
+    }
+}
+
+fn opt_bool(m: &Map, key: &str) -> R<bool> {
+    match m.get(key) {
+        None => Ok(false),
+        Some(v) => v
+            .as_bool()
+            .map_err(|t| err_msg(format!("option {key} takes true or false, not {t}"))),
+    }
+}
+
+fn opt_str(m: &Map, key: &str) -> Option<String> {
+    m.get(key).and_then(|v| v.clone().into_string().ok())
+}
+
+fn check_keys(m: &Map, allowed: &[&str], what: &str) -> R<()> {
+    for k in m.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(err_help(
+                format!("{what} has no option `{k}`"),
+                format!("options: {}", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn live_opts(m: &Map) -> R<LiveOptions> {
+    let mut o = LiveOptions {
+        promisc: opt_bool(m, "promisc")?,
+        ..LiveOptions::default()
+    };
+    if let Some(s) = opt_int(m, "snaplen")? {
+        o.snaplen =
+            u32::try_from(s).map_err(|_| err_msg(format!("snaplen {s} is out of range")))?;
+    }
+    Ok(o)
+}
+
+fn duration(secs: f64) -> R<Duration> {
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(err_msg(format!(
+            "a timeout of {secs} seconds makes no sense"
+        )));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn warn_drops(stats: &link::Stats, iface: &str) {
+    if stats.dropped > 0 {
+        eprintln!(
+            "warning: the kernel dropped {} of {} packets on {iface} (receive buffer full)",
+            stats.dropped,
+            stats.received + stats.dropped
+        );
+    }
+}
+
+/// Calls a script closure with a packet and reads its answer as a bool.
+fn call_filter(ctx: &NativeCallContext, f: &FnPtr, p: &Packet) -> R<bool> {
+    let v: Dynamic = f.call_within_context(ctx, (p.clone(),))?;
+    Ok(v.as_bool().unwrap_or(!v.is_unit()))
+}
+
+fn capture_impl(
+    ctx: &NativeCallContext,
+    state: &Shared,
+    iface: &str,
+    opts: &Map,
+    each: Option<FnPtr>,
+) -> R<Dynamic> {
+    check_keys(
+        opts,
+        &[
+            "count", "timeout", "filter", "promisc", "snaplen", "outgoing",
+        ],
+        "capture",
+    )?;
+    let count = opt_int(opts, "count")?.map(|c| c.max(0) as usize);
+    let timeout = opt_f64(opts, "timeout")?.map(duration).transpose()?;
+    if count.is_none() && timeout.is_none() && each.is_none() && state.borrow().replay.is_none() {
+        return Err(err_help(
+            "capture without count or timeout would never end",
+            "give #{count: N} or #{timeout: SECONDS}",
+        ));
+    }
+    let filter = match opts.get("filter") {
+        Some(f) if f.is_fnptr() => Some(f.clone().cast::<FnPtr>()),
+        Some(f) if !f.is_unit() => {
+            return Err(err_help(
+                format!("capture's filter is a closure, not {}", f.type_name()),
+                "write #{filter: |p| p.has(\"ICMP\")}",
+            ));
+        }
+        _ => None,
+    };
+    let outgoing = opt_bool(opts, "outgoing")?;
+    let lo = live_opts(opts)?;
+    let copts = CaptureOptions { count, timeout };
+    let mut kept = Array::new();
+    let mut seen = 0i64;
+    with_link(state, Some(iface), lo, |link| {
+        link.set_outgoing(outgoing);
+        let res = net::capture(link, &copts, |p| -> R<Flow> {
+            if let Some(f) = &filter
+                && !call_filter(ctx, f, &p)?
+            {
+                return Ok(Flow::Skip);
+            }
+            seen += 1;
+            match &each {
+                Some(cb) => {
+                    let go: Dynamic = cb.call_within_context(ctx, (p,))?;
+                    Ok(if go.as_bool().unwrap_or(true) {
+                        Flow::Keep
+                    } else {
+                        Flow::Stop
+                    })
+                }
+                None => {
+                    kept.push(Dynamic::from(p));
+                    Ok(Flow::Keep)
+                }
+            }
+        });
+        link.set_outgoing(false);
+        match res {
+            Ok(stats) => {
+                warn_drops(&stats, link.name());
+                Ok(())
+            }
+            Err(CaptureError::Link(e)) => Err(user_err(e)),
+            Err(CaptureError::Callback(e)) => Err(e),
+        }
+    })?;
+    Ok(if each.is_some() {
+        Dynamic::from_int(seen)
+    } else {
+        Dynamic::from_array(kept)
+    })
+}
+
+/// Adds an Ethernet header to an IP packet: source from the route's
+/// interface, destination the next hop's MAC (asked with ARP).
+fn resolve_l2(state: &Shared, p: Packet, timeout: Duration) -> R<(String, Packet)> {
+    let mut p = p;
+    if p.layers().first().is_some_and(|l| l.proto.name == "Ether") {
+        let iface = current_iface(&state.borrow(), None)?;
+        return Ok((iface, p));
+    }
+    if p.layers().first().is_none_or(|l| l.proto.name != "IPv4") {
+        return Err(err_msg(format!(
+            "cannot send a packet starting with {} at layer 3",
+            p.layer_names().first().copied().unwrap_or("nothing")
+        )));
+    }
+    let dst = Ipv4Addr::from(<[u8; 4]>::try_from(&p.bytes()[16..20]).unwrap_or([0; 4]));
+    let replaying = state.borrow().replay.is_some();
+    let (iface, hop) = if replaying {
+        ("replay".to_string(), dst)
+    } else {
+        net::route(dst)
+            .ok_or_else(|| err_msg(format!("no route to {dst} in this network namespace")))?
+    };
+    let info = if replaying {
+        None
+    } else {
+        Some(link::interface(&iface).map_err(user_err)?)
+    };
+    let my_mac = info.as_ref().and_then(|i| i.mac).unwrap_or([0; 6]);
+    let my_ip = info
+        .as_ref()
+        .and_then(|i| i.ipv4.first().map(|a| a.0))
+        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+    if p.peek_int(0, "src") == 0 {
+        let fi = p.field_index(0, "src").map_err(user_err)?;
+        p.set(0, fi, &crate::layers::Input::Int(u32::from(my_ip) as i64))
+            .map_err(user_err)?;
+    }
+    let who_has = net::arp_request(my_mac, my_ip, hop);
+    let res = with_link(state, Some(&iface), LiveOptions::default(), |link| {
+        net::sr(
+            link,
+            vec![who_has],
+            &SrOptions {
+                timeout,
+                multi: false,
+            },
+            &mut |_| {},
+        )
+        .map_err(user_err)
+    })?;
+    let Some((_, reply)) = res.answered.first() else {
+        return Err(err_help(
+            format!("{hop} did not answer ARP on {iface}"),
+            "is the next hop up and on this link?",
+        ));
+    };
+    let mac = <[u8; 6]>::try_from(&reply.raw_bytes()[22..28]).unwrap_or([0xff; 6]);
+    let mut eth = Packet::new_layer(&crate::layers::ether::ETHER);
+    eth.set_value(0, 0, crate::layers::Value::Mac(mac));
+    eth.set_value(0, 1, crate::layers::Value::Mac(my_mac));
+    eth.stack(&p);
+    Ok((iface, eth))
+}
+
+fn sr_impl(state: &Shared, pkts: Vec<Packet>, opts: &Map, layer3: bool) -> R<net::SrResult> {
+    check_keys(
+        opts,
+        &["iface", "timeout", "multi", "promisc", "explain"],
+        "sr",
+    )?;
+    let timeout = duration(opt_f64(opts, "timeout")?.unwrap_or(2.0))?;
+    let multi = opt_bool(opts, "multi")?;
+    let explain = opt_bool(opts, "explain")? || state.borrow().explain;
+    let mut iface = opt_str(opts, "iface");
+    let mut to_send = Vec::with_capacity(pkts.len());
+    for p in pkts {
+        if layer3 {
+            let (i, p) = resolve_l2(state, p, timeout)?;
+            iface.get_or_insert(i);
+            to_send.push(p);
+        } else {
+            to_send.push(p);
+        }
+    }
+    let lo = live_opts(opts)?;
+    with_link(state, iface.as_deref(), lo, |link| {
+        let mut log = |s: String| {
+            if explain {
+                eprintln!("explain: {s}");
+            }
+        };
+        let res =
+            net::sr(link, to_send, &SrOptions { timeout, multi }, &mut log).map_err(user_err)?;
+        warn_drops(&res.stats, link.name());
+        Ok(res)
+    })
+}
+
+fn sr_result_map(res: net::SrResult) -> Map {
+    let mut m = Map::new();
+    let answered: Array = res
+        .answered
+        .into_iter()
+        .map(|(s, r)| Dynamic::from_array(vec![Dynamic::from(s), Dynamic::from(r)]))
+        .collect();
+    m.insert("answered".into(), Dynamic::from_array(answered));
+    m.insert(
+        "unanswered".into(),
+        Dynamic::from_array(res.unanswered.into_iter().map(Dynamic::from).collect()),
+    );
+    m
+}
+
+fn iface_map(i: &link::IfaceInfo) -> Map {
+    let mut m = Map::new();
+    m.insert("name".into(), i.name.clone().into());
+    m.insert("index".into(), Dynamic::from_int(i.index as i64));
+    m.insert(
+        "mac".into(),
+        i.mac
+            .map(|x| Dynamic::from(crate::layers::format_mac(&x)))
+            .unwrap_or(Dynamic::UNIT),
+    );
+    let addrs: Array = i
+        .ipv4
+        .iter()
+        .map(|(a, l)| Dynamic::from(format!("{a}/{l}")))
+        .collect();
+    m.insert("ipv4".into(), Dynamic::from_array(addrs));
+    m.insert("up".into(), Dynamic::from_bool(i.up));
+    m.insert("promisc".into(), Dynamic::from_bool(i.promisc));
+    m.insert("loopback".into(), Dynamic::from_bool(i.loopback));
+    m
+}
+
+pub fn register(e: &mut Engine, state: Shared) {
+    e.register_type_with_name::<LinkHandle>("Link");
+    e.register_fn("interfaces", || -> R<Array> {
+        Ok(link::interfaces()
+            .map_err(user_err)?
+            .iter()
+            .map(|i| Dynamic::from_map(iface_map(i)))
+            .collect())
+    });
+    e.register_fn("iface_mac", |name: &str| -> R<String> {
+        let i = link::interface(name).map_err(user_err)?;
+        i.mac
+            .map(|m| crate::layers::format_mac(&m))
+            .ok_or_else(|| err_msg(format!("{name} has no MAC address")))
+    });
+    e.register_fn("iface_ip", |name: &str| -> R<Dynamic> {
+        let i = link::interface(name).map_err(user_err)?;
+        Ok(i.ipv4
+            .first()
+            .map(|(a, _)| Dynamic::from(a.to_string()))
+            .unwrap_or(Dynamic::UNIT))
+    });
+    e.register_fn("set_promisc", |name: &str, on: bool| {
+        link::set_promisc(name, on).map_err(user_err)
+    });
+    let s = state.clone();
+    e.register_fn("set_iface", move |name: &str| -> R<()> {
+        if s.borrow().replay.is_none() {
+            link::interface(name).map_err(user_err)?;
+        }
+        s.borrow_mut().iface = Some(name.to_string());
+        Ok(())
+    });
+    let s = state.clone();
+    e.register_fn("iface", move || -> R<String> {
+        current_iface(&s.borrow(), None)
+    });
+
+    // Sending.
+    let s = state.clone();
+    e.register_fn("sendp", move |v: Dynamic| -> R<i64> { sendp(&s, v, None) });
+    let s = state.clone();
+    e.register_fn("sendp", move |v: Dynamic, iface: &str| -> R<i64> {
+        sendp(&s, v, Some(iface))
+    });
+    let s = state.clone();
+    e.register_fn("send", move |v: Dynamic| -> R<i64> {
+        let pkts = packets_of(v)?;
+        if s.borrow().replay.is_some() {
+            let mut n = 0;
+            for p in pkts {
+                let (iface, p) = resolve_l2(&s, p, Duration::from_secs(1))?;
+                n += sendp(&s, Dynamic::from(p), Some(&iface))?;
+            }
+            return Ok(n);
+        }
+        let mut n = 0;
+        for mut p in pkts {
+            net::send_l3(p.bytes()).map_err(user_err)?;
+            n += 1;
+        }
+        Ok(n)
+    });
+
+    // Capturing.
+    let s = state.clone();
+    e.register_fn(
+        "capture",
+        move |ctx: NativeCallContext, iface: &str, opts: Map| {
+            capture_impl(&ctx, &s, iface, &opts, None)
+        },
+    );
+    let s = state.clone();
+    e.register_fn(
+        "capture",
+        move |ctx: NativeCallContext, iface: &str, opts: Map, f: FnPtr| {
+            capture_impl(&ctx, &s, iface, &opts, Some(f))
+        },
+    );
+    let s = state.clone();
+    e.register_fn(
+        "expect",
+        move |ctx: NativeCallContext, iface: &str, filter: FnPtr, timeout: Dynamic| -> R<Dynamic> {
+            let t = timeout
+                .as_float()
+                .or_else(|_| timeout.as_int().map(|i| i as f64))
+                .map_err(|t| err_msg(format!("expect's timeout is seconds, not {t}")))?;
+            let mut opts = Map::new();
+            opts.insert("count".into(), Dynamic::from_int(1));
+            opts.insert("timeout".into(), Dynamic::from_float(t));
+            opts.insert("filter".into(), Dynamic::from(filter));
+            let got = capture_impl(&ctx, &s, iface, &opts, None)?.cast::<Array>();
+            Ok(got.into_iter().next().unwrap_or(Dynamic::UNIT))
+        },
+    );
+
+    // Send and match.
+    for (name, l3) in [("srp1", false), ("sr1", true)] {
+        let s = state.clone();
+        e.register_fn(name, move |p: Packet, opts: Map| -> R<Dynamic> {
+            let res = sr_impl(&s, vec![p], &opts, l3)?;
+            Ok(res
+                .answered
+                .into_iter()
+                .next()
+                .map(|(_, r)| Dynamic::from(r))
+                .unwrap_or(Dynamic::UNIT))
+        });
+        let s = state.clone();
+        e.register_fn(name, move |p: Packet| -> R<Dynamic> {
+            let res = sr_impl(&s, vec![p], &Map::new(), l3)?;
+            Ok(res
+                .answered
+                .into_iter()
+                .next()
+                .map(|(_, r)| Dynamic::from(r))
+                .unwrap_or(Dynamic::UNIT))
+        });
+    }
+    for (name, l3) in [("srp", false), ("sr", true)] {
+        let s = state.clone();
+        e.register_fn(name, move |v: Dynamic, opts: Map| -> R<Map> {
+            Ok(sr_result_map(sr_impl(&s, packets_of(v)?, &opts, l3)?))
+        });
+        let s = state.clone();
+        e.register_fn(name, move |v: Dynamic| -> R<Map> {
+            Ok(sr_result_map(sr_impl(&s, packets_of(v)?, &Map::new(), l3)?))
+        });
+    }
+    e.register_fn("answers", |reply: &mut Packet, sent: Packet| {
+        net::answers(reply, &sent)
+    });
+    e.register_fn(
+        "explain_match",
+        |reply: &mut Packet, sent: Packet| match net::explain(reply, &sent) {
+            Ok(()) => "answers".to_string(),
+            Err(why) => why,
+        },
+    );
+
+    // Replay links.
+    e.register_fn("replay", |path: &str| -> R<LinkHandle> {
+        let r = ReplayLink::from_pcap(path).map_err(user_err)?;
+        Ok(LinkHandle(Rc::new(RefCell::new(Some(r)))))
+    });
+    let s = state.clone();
+    e.register_fn("use_link", move |h: LinkHandle| -> R<()> {
+        let r =
+            h.0.borrow_mut()
+                .take()
+                .ok_or_else(|| err_msg("that link is already in use"))?;
+        s.borrow_mut().replay = Some(r);
+        Ok(())
+    });
+    let s = state.clone();
+    e.register_fn("sent", move || -> R<Array> {
+        let st = s.borrow();
+        let r = st.replay.as_ref().ok_or_else(|| {
+            err_msg("sent() lists what a replay link recorded; call use_link(replay(path)) first")
+        })?;
+        Ok(r.sent()
+            .iter()
+            .map(|f| Dynamic::from(f.to_packet(crate::packet::LINKTYPE_ETHERNET)))
+            .collect())
+    });
+    let _ = to_owned_input;
+}
+
+fn sendp(state: &Shared, v: Dynamic, iface: Option<&str>) -> R<i64> {
+    let mut pkts = packets_of(v)?;
+    let frames: Vec<Vec<u8>> = pkts.iter_mut().map(|p| p.bytes().to_vec()).collect();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    with_link(
+        state,
+        iface,
+        LiveOptions {
+            buffer_bytes: 0,
+            ..LiveOptions::default()
+        },
+        |link| link.send_batch(&refs).map(|n| n as i64).map_err(user_err),
+    )
+}
