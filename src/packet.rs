@@ -245,6 +245,13 @@ impl Packet {
         Ok(layers::get_value(f, hdr))
     }
 
+    /// Whether all of field `fi` of layer `idx` lies within the captured bytes.
+    pub fn field_captured(&self, idx: usize, fi: usize) -> bool {
+        let hdr = self.header(idx);
+        let f = &self.layers[idx].proto.fields[fi];
+        matches!(f.kind, Kind::Bytes) || f.byte_range(hdr.len()).end <= hdr.len()
+    }
+
     /// Reads a field without building (for display of exact bytes).
     pub fn peek(&self, idx: usize, fi: usize) -> Value {
         let f = &self.layers[idx].proto.fields[fi];

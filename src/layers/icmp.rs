@@ -240,6 +240,9 @@ fn build(p: &mut Packet, idx: usize, ch: Changed) {
 }
 
 fn checksum(p: &Packet, idx: usize) -> Option<u16> {
+    if p.layers()[idx].quoted {
+        return None; // a quoted message is usually cut short: its checksum cannot be checked
+    }
     let seg = p.segment(idx);
     if seg.len() < 4 {
         return None;

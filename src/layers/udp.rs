@@ -75,6 +75,10 @@ pub fn pseudo_checksum(p: &Packet, idx: usize, skipword: usize) -> Option<u16> {
         return None;
     }
     let ih = p.header(below);
+    // A fragment holds part of the segment: its checksum covers bytes that are not here.
+    if super::read_bits(ih, 50, 1) == 1 || super::read_bits(ih, 51, 13) != 0 {
+        return None;
+    }
     let (src, dst) = super::ipv4::addrs(ih)?;
     let proto = ih[9];
     let seg = p.segment(idx);
@@ -95,6 +99,9 @@ fn checksum(p: &Packet, idx: usize) -> Option<u16> {
     let stored = super::read_bits(p.header(idx), 48, 16) as u16;
     if stored == 0 {
         return Some(0); // no checksum: valid by definition
+    }
+    if super::read_bits(p.header(idx), 32, 16) as usize != p.segment(idx).len() {
+        return None; // the length says the datagram is not all here
     }
     pseudo_checksum(p, idx, 3).map(|c| if c == 0 { 0xffff } else { c })
 }

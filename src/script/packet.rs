@@ -157,6 +157,9 @@ fn accessor_list() -> String {
 
 fn get_field(p: &mut Packet, idx: usize, name: &str) -> R<Dynamic> {
     let fi = p.field_index(idx, name).map_err(user_err)?;
+    if !p.field_captured(idx, fi) && p.field_present(idx, fi) {
+        return Ok(Dynamic::UNIT); // cut off by the capture: no value
+    }
     let v = p.get(idx, fi).map_err(user_err)?;
     Ok(value_to_dynamic(p.layers()[idx].proto, fi, v))
 }
