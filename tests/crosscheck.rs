@@ -1,0 +1,722 @@
+//! Cross-checks with independent dissectors: tshark and Scapy must decode
+//! the same field values as pktscript from the same captures, and agree with
+//! it on which checksums are valid.
+//!
+//! - A varied capture written by pktscript (`tests/crosscheck/varied.rhai`:
+//!   a few hundred frames of every kind it builds) must decode alike in all
+//!   three, with every checksum valid.
+//! - Captures pktscript did not write (the seed notes' real frames, and
+//!   frames Scapy builds in `tests/crosscheck/scapy_frames.py`, some with a
+//!   checksum wrong on purpose) must decode alike, and `bad_checksums()`
+//!   must name exactly the layers made wrong.
+//!
+//! Each tool prints one tab-separated line per frame with the columns of
+//! [`COLUMNS`] (tshark's field names): tshark itself (`-T fields`),
+//! `tests/crosscheck/dump.rhai` for pktscript and
+//! `tests/crosscheck/scapy_dump.py` for Scapy. Every difference is reported
+//! with the frame number, the column and both values.
+//!
+//! tshark and python3 with Scapy are required (`.ci/run` installs them):
+//! without them these tests fail, they do not skip.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The compared columns, named as tshark names its fields. A field present
+/// in several layers (an ICMP error quoting a packet) holds every
+/// occurrence, outermost first, separated by commas.
+const COLUMNS: &[&str] = &[
+    "frame.number",
+    "frame.len",
+    "eth.dst",
+    "eth.src",
+    "eth.type",
+    "eth.padding",
+    "vlan.priority",
+    "vlan.dei",
+    "vlan.id",
+    "vlan.etype",
+    "arp.hw.type",
+    "arp.proto.type",
+    "arp.opcode",
+    "arp.src.hw_mac",
+    "arp.src.proto_ipv4",
+    "arp.dst.hw_mac",
+    "arp.dst.proto_ipv4",
+    "ip.version",
+    "ip.hdr_len",
+    "ip.dsfield",
+    "ip.len",
+    "ip.id",
+    "ip.flags",
+    "ip.frag_offset",
+    "ip.ttl",
+    "ip.proto",
+    "ip.checksum",
+    "ip.checksum.status",
+    "ip.src",
+    "ip.dst",
+    "ip.opt.type",
+    "icmp.type",
+    "icmp.code",
+    "icmp.checksum",
+    "icmp.checksum.status",
+    "icmp.ident",
+    "icmp.seq",
+    "icmp.redir_gw",
+    "icmp.mtu",
+    "icmp.pointer",
+    "icmp.originate_timestamp",
+    "icmp.receive_timestamp",
+    "icmp.transmit_timestamp",
+    "icmp.address_mask",
+    "udp.srcport",
+    "udp.dstport",
+    "udp.length",
+    "udp.checksum",
+    "udp.checksum.status",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.seq",
+    "tcp.ack",
+    "tcp.hdr_len",
+    "tcp.flags",
+    "tcp.window_size_value",
+    "tcp.checksum",
+    "tcp.checksum.status",
+    "tcp.urgent_pointer",
+    "tcp.option_kind",
+    "tcp.options.mss_val",
+    "tcp.options.wscale.shift",
+    "tcp.options.timestamp.tsval",
+    "tcp.options.timestamp.tsecr",
+    "tcp.len",
+    "wol.mac",
+];
+
+/// The last column: the layers whose checksum is wrong, by pktscript's names
+/// (`p.bad_checksums()` for pktscript; derived from the status columns for
+/// the others).
+const BAD: &str = "pktscript.bad_checksums";
+
+/// Checksum status columns (1 good, 0 bad, 2 not verified) and the layer each is about.
+const STATUS: &[(&str, &str)] = &[
+    ("ip.checksum.status", "IPv4"),
+    ("icmp.checksum.status", "ICMP"),
+    ("udp.checksum.status", "UDP"),
+    ("tcp.checksum.status", "TCP"),
+];
+
+/// A value a tool prints for a column it does not decode (Scapy and Wake-on-LAN).
+const NOT_DECODED: &str = "*";
+
+/// The seed notes' real frames: ARP request, ARP reply with Ethernet
+/// padding, and OpenBSD's `arp -W` Wake-on-LAN (EtherType 0).
+fn seed_frames() -> Vec<Vec<u8>> {
+    let wol = format!(
+        "FFFFFFFFFFFF000C2959E8BA0000FFFFFFFFFFFF{}",
+        "000C2959E8BA".repeat(16)
+    );
+    [
+        "FFFFFFFFFFFF08002720E838080600010800060400010800 2720E8380A00020F0000000000000A000202",
+        "08002720E8385254001235020806000108000604000252540012 35020A00020208002720E8380A00020F000000000000000000000000000000000000",
+        &wol,
+    ]
+    .iter()
+    .map(|h| unhex(h))
+    .collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    let digits: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    digits
+        .chunks(2)
+        .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())
+        .collect()
+}
+
+// ---- running the tools ----------------------------------------------------
+
+fn crosscheck_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/crosscheck")
+}
+
+/// A scratch directory unique to this test process and test.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "pktscript-crosscheck-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs a command and returns its standard output; any failure panics with
+/// what to do about it.
+fn run(cmd: &mut Command, what: &str, install: &str) -> String {
+    let out = match cmd.output() {
+        Ok(o) => o,
+        Err(e) => panic!(
+            "{what} could not be run ({e}): the cross-checks need it; {install} (or run .ci/run)"
+        ),
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}): {cmd:?}\n{stderr}",
+        out.status
+    );
+    String::from_utf8(out.stdout).expect("tool output is UTF-8")
+}
+
+const TSHARK_INSTALL: &str = "install it with `apt-get install tshark`";
+const SCAPY_INSTALL: &str = "install python3 and Scapy with `python3 -m pip install scapy`";
+
+/// Fails (does not skip) when tshark or Scapy is missing.
+fn require_tools() {
+    run(
+        Command::new("tshark").arg("--version"),
+        "tshark",
+        TSHARK_INSTALL,
+    );
+    run(
+        Command::new("python3").args(["-c", "import scapy.all"]),
+        "python3 with Scapy (`import scapy.all`)",
+        SCAPY_INSTALL,
+    );
+}
+
+fn pktscript(args: &[&Path]) -> String {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pktscript"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1");
+    c.args(args);
+    run(&mut c, "pktscript", "build it with `cargo build`")
+}
+
+fn python(script: &str, args: &[&Path]) -> String {
+    let mut c = Command::new("python3");
+    c.arg(crosscheck_dir().join(script)).args(args);
+    run(&mut c, &format!("python3 {script}"), SCAPY_INSTALL)
+}
+
+/// Writes frames to a microsecond pcap (little-endian, Ethernet), one second apart.
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut b = Vec::new();
+    b.extend(0xa1b2_c3d4u32.to_le_bytes());
+    b.extend(2u16.to_le_bytes());
+    b.extend(4u16.to_le_bytes());
+    b.extend(0i32.to_le_bytes());
+    b.extend(0u32.to_le_bytes());
+    b.extend(65535u32.to_le_bytes());
+    b.extend(1u32.to_le_bytes());
+    for (i, f) in frames.iter().enumerate() {
+        b.extend((1_700_000_000 + i as u32).to_le_bytes());
+        b.extend(0u32.to_le_bytes());
+        b.extend((f.len() as u32).to_le_bytes());
+        b.extend((f.len() as u32).to_le_bytes());
+        b.extend(f);
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+// ---- the tables -----------------------------------------------------------
+
+/// What one tool decoded: a row of `COLUMNS` and `BAD` per frame.
+struct Table {
+    tool: &'static str,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn col(name: &str) -> usize {
+        COLUMNS
+            .iter()
+            .chain([&BAD])
+            .position(|c| *c == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    }
+
+    fn get(&self, row: usize, name: &str) -> &str {
+        &self.rows[row][Table::col(name)]
+    }
+
+    /// Parses tab-separated output whose first line names the columns.
+    fn parse(tool: &'static str, text: &str, header: &[&str]) -> Table {
+        let mut lines = text.lines();
+        let got: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
+        assert_eq!(
+            got, header,
+            "{tool} printed other columns than the test asks for (keep COLUMNS, dump.rhai and scapy_dump.py in step)"
+        );
+        let rows = lines
+            .enumerate()
+            .map(|(i, l)| {
+                let v: Vec<String> = l.split('\t').map(str::to_string).collect();
+                assert_eq!(
+                    v.len(),
+                    header.len(),
+                    "{tool}: line {} has {} columns, not {}: {l:?}",
+                    i + 2,
+                    v.len(),
+                    header.len()
+                );
+                v
+            })
+            .collect();
+        Table { tool, rows }
+    }
+}
+
+fn header_with_bad() -> Vec<&'static str> {
+    COLUMNS.iter().copied().chain([BAD]).collect()
+}
+
+/// pktscript's view, from `dump.rhai`.
+fn pktscript_table(pcap: &Path) -> Table {
+    let out = pktscript(&[&crosscheck_dir().join("dump.rhai"), pcap]);
+    Table::parse("pktscript", &out, &header_with_bad())
+}
+
+/// Scapy's view of each file, from one run of `scapy_dump.py`.
+fn scapy_tables(pcaps: &[&Path]) -> Vec<Table> {
+    let out = python("scapy_dump.py", pcaps);
+    let header = header_with_bad().join("\t");
+    let mut blocks: Vec<String> = Vec::new();
+    for line in out.lines() {
+        if line == header {
+            blocks.push(String::new());
+        }
+        match blocks.last_mut() {
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            None => panic!("scapy_dump.py printed {line:?} before its header"),
+        }
+    }
+    assert_eq!(
+        blocks.len(),
+        pcaps.len(),
+        "scapy_dump.py: one table per file"
+    );
+    blocks
+        .iter()
+        .map(|b| Table::parse("scapy", b, &header_with_bad()))
+        .collect()
+}
+
+/// tshark's view, normalised to the dumps' format, with `BAD` derived from
+/// its checksum statuses.
+fn tshark_table(pcap: &Path, extra: &[&str]) -> Table {
+    let mut c = Command::new("tshark");
+    c.arg("-n").arg("-r").arg(pcap);
+    c.args(["-T", "fields", "-E", "header=y", "-E", "separator=/t"]);
+    c.args(["-E", "occurrence=a", "-E", "aggregator=,"]);
+    for pref in [
+        "ip.check_checksum:TRUE",
+        "tcp.check_checksum:TRUE",
+        "udp.check_checksum:TRUE",
+        // Dissect each fragment as it is, as pktscript and Scapy do.
+        "ip.defragment:FALSE",
+        "tcp.relative_sequence_numbers:FALSE",
+    ] {
+        c.args(["-o", pref]);
+    }
+    c.args(extra);
+    for col in COLUMNS.iter().chain([&"eth.trailer"]) {
+        c.args(["-e", col]);
+    }
+    let out = run(&mut c, "tshark", TSHARK_INSTALL);
+    let header: Vec<&str> = COLUMNS.iter().copied().chain(["eth.trailer"]).collect();
+    let mut t = Table::parse("tshark", &out, &header);
+    let padding = Table::col("eth.padding");
+    for row in &mut t.rows {
+        // Bytes after the datagram that are not zeros, or that go past the
+        // 60-byte minimum, are a "trailer" to tshark: padding all the same.
+        let trailer = row.pop().unwrap_or_default();
+        row[padding].push_str(&trailer);
+        for (i, v) in row.iter_mut().enumerate() {
+            *v = normalize_tshark(COLUMNS[i], v);
+        }
+        let bad = bad_from_statuses(row);
+        row.push(bad);
+    }
+    t
+}
+
+/// The layers a row's checksum status columns call bad, as `BAD` lists them.
+fn bad_from_statuses(row: &[String]) -> String {
+    let mut bad = Vec::new();
+    for (col, layer) in STATUS {
+        let v = &row[Table::col(col)];
+        bad.extend(v.split(',').filter(|s| *s == "0").map(|_| *layer));
+    }
+    bad.join(",")
+}
+
+/// tshark prints numbers of hex-shown fields as "0x..", booleans as words,
+/// every End-of-Options-List byte of the option padding, and a fourth
+/// checksum status, "not present" (UDP's 0): convert to the dumps' format.
+fn normalize_tshark(col: &str, v: &str) -> String {
+    if v.is_empty() {
+        return String::new();
+    }
+    let mut items: Vec<String> = v
+        .split(',')
+        .map(|x| {
+            if let Some(h) = x.strip_prefix("0x") {
+                u64::from_str_radix(h, 16)
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|_| x.to_string())
+            } else {
+                match x {
+                    "True" => "1".into(),
+                    "False" => "0".into(),
+                    _ => x.to_string(),
+                }
+            }
+        })
+        .collect();
+    if (col == "tcp.option_kind" || col == "ip.opt.type")
+        && let Some(eol) = items.iter().position(|x| x == "0")
+    {
+        items.truncate(eol + 1);
+    }
+    if col.ends_with(".status") {
+        for x in &mut items {
+            if x == "3" {
+                *x = "2".into();
+            }
+        }
+    }
+    items.join(",")
+}
+
+// ---- comparing --------------------------------------------------------------
+
+/// Whether two values of a column agree. Checksum statuses agree when equal,
+/// or when one tool found good what the other could not verify.
+fn agree(col: &str, a: &str, b: &str) -> bool {
+    if a == NOT_DECODED || b == NOT_DECODED {
+        return true;
+    }
+    if col.ends_with(".status") {
+        let (xa, xb): (Vec<&str>, Vec<&str>) = (a.split(',').collect(), b.split(',').collect());
+        return xa.len() == xb.len()
+            && xa
+                .iter()
+                .zip(&xb)
+                .all(|(x, y)| x == y || matches!((*x, *y), ("1", "2") | ("2", "1")));
+    }
+    if col == BAD {
+        return sorted_items(a) == sorted_items(b);
+    }
+    a == b
+}
+
+fn sorted_items(s: &str) -> Vec<&str> {
+    let mut v: Vec<&str> = s.split(',').filter(|x| !x.is_empty()).collect();
+    v.sort_unstable();
+    v
+}
+
+/// Every disagreement between two tables: frame number, column, both values.
+fn compare(a: &Table, b: &Table) -> Vec<String> {
+    let mut out = Vec::new();
+    if a.rows.len() != b.rows.len() {
+        out.push(format!(
+            "{} decoded {} frames, {} decoded {}",
+            a.tool,
+            a.rows.len(),
+            b.tool,
+            b.rows.len()
+        ));
+    }
+    for (i, (ra, rb)) in a.rows.iter().zip(&b.rows).enumerate() {
+        for (c, name) in COLUMNS.iter().chain([&BAD]).enumerate() {
+            if !agree(name, &ra[c], &rb[c]) {
+                out.push(format!(
+                    "frame {}: {name}: {} {:?}, {} {:?}",
+                    i + 1,
+                    a.tool,
+                    ra[c],
+                    b.tool,
+                    rb[c]
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Every checksum a tool found bad.
+fn bad_checksums(t: &Table) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in 0..t.rows.len() {
+        let bad = t.get(i, BAD);
+        if !bad.is_empty() {
+            out.push(format!(
+                "frame {}: {} finds these checksums bad: {bad}",
+                i + 1,
+                t.tool
+            ));
+        }
+    }
+    out
+}
+
+/// Fails with every problem, grouped by column, after writing them all to a file.
+fn report(what: &str, problems: &[String], file: &Path) {
+    if problems.is_empty() {
+        return;
+    }
+    std::fs::write(file, problems.join("\n") + "\n").unwrap();
+    let mut by_column: Vec<(String, usize)> = Vec::new();
+    for p in problems {
+        // "[file: ]frame N: column: ..." or "frame N: tool finds ..."
+        let mut parts = p.split(": ").skip_while(|x| !x.starts_with("frame "));
+        let col = parts.nth(1).unwrap_or("").to_string();
+        let col = if col.contains(' ') {
+            "bad checksums".to_string()
+        } else {
+            col
+        };
+        match by_column.iter_mut().find(|(c, _)| *c == col) {
+            Some((_, n)) => *n += 1,
+            None => by_column.push((col, 1)),
+        }
+    }
+    let summary: Vec<String> = by_column
+        .iter()
+        .map(|(c, n)| format!("{c} ({n})"))
+        .collect();
+    const SHOWN: usize = 150;
+    let mut shown = problems
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    if problems.len() > SHOWN {
+        shown.push_str(&format!(
+            "\n... and {} more (all in {})",
+            problems.len() - SHOWN,
+            file.display()
+        ));
+    }
+    panic!(
+        "{what}: {} problems, by column: {}\n{shown}",
+        problems.len(),
+        summary.join(", ")
+    );
+}
+
+// ---- the captures -----------------------------------------------------------
+
+/// OpenBSD's `arp -W` sends Wake-on-LAN in EtherType 0, which tshark does
+/// not dissect as WoL by itself.
+const TSHARK_SEED_ARGS: &[&str] = &["-d", "ethertype==0,wol"];
+
+/// The captures, and pktscript's view of them, made once for all the tests.
+struct Captures {
+    dir: PathBuf,
+    /// Written by pktscript from `varied.rhai`.
+    varied: PathBuf,
+    /// The seed frames, written by this test.
+    seed: PathBuf,
+    /// Built by Scapy (`scapy_frames.py`).
+    scapy: PathBuf,
+    /// For each frame of `scapy`, the layers with a checksum wrong on purpose.
+    planted: Vec<String>,
+    varied_ours: Table,
+    seed_ours: Table,
+    scapy_ours: Table,
+}
+
+fn captures() -> &'static Captures {
+    static CAPTURES: OnceLock<Captures> = OnceLock::new();
+    CAPTURES.get_or_init(|| {
+        require_tools();
+        let dir = scratch("captures");
+        let scapy = dir.join("scapy.pcap");
+        // Scapy builds its frames while pktscript works.
+        let frames = Command::new("python3")
+            .arg(crosscheck_dir().join("scapy_frames.py"))
+            .arg(&scapy)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("python3 could not be run ({e}): {SCAPY_INSTALL}"));
+
+        let varied = dir.join("varied.pcap");
+        let out = pktscript(&[&crosscheck_dir().join("varied.rhai"), &varied]);
+        let n: usize = out.trim().parse().unwrap_or(0);
+        assert!(
+            n >= 250,
+            "varied.rhai wrote {n} frames, expected a few hundred"
+        );
+        let varied_ours = pktscript_table(&varied);
+        let seed = dir.join("seed.pcap");
+        write_pcap(&seed, &seed_frames());
+        let seed_ours = pktscript_table(&seed);
+
+        let out = frames.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "scapy_frames.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let planted = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').nth(1).unwrap_or("").to_string())
+            .collect();
+        let scapy_ours = pktscript_table(&scapy);
+        Captures {
+            dir,
+            varied,
+            seed,
+            scapy,
+            planted,
+            varied_ours,
+            seed_ours,
+            scapy_ours,
+        }
+    })
+}
+
+/// Whether pktscript's per-layer verdicts (read by dump.rhai from `show()`)
+/// say what `bad_checksums()` says, and whether it verified anything at all.
+fn pktscript_verdicts(ours: &Table) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, row) in ours.rows.iter().enumerate() {
+        let from_show = bad_from_statuses(row);
+        let listed = ours.get(i, BAD);
+        if !agree(BAD, &from_show, listed) {
+            problems.push(format!(
+                "frame {}: {BAD}: pktscript's show() calls {from_show:?} bad, bad_checksums() {listed:?}",
+                i + 1
+            ));
+        }
+    }
+    for (col, _) in STATUS {
+        if !ours.rows.iter().any(|r| r[Table::col(col)].contains('1')) {
+            problems.push(format!(
+                "{col}: pktscript verified no checksum at all (has show()'s \"(valid)\" changed? see dump.rhai)"
+            ));
+        }
+    }
+    problems
+}
+
+/// Disagreements, and every checksum either tool finds bad.
+fn disagreements_and_bad_checksums(ours: &Table, theirs: &Table) -> Vec<String> {
+    let mut problems = pktscript_verdicts(ours);
+    problems.extend(compare(ours, theirs));
+    problems.extend(bad_checksums(ours));
+    problems.extend(bad_checksums(theirs));
+    problems
+}
+
+fn prefixed(file: &str, problems: Vec<String>) -> impl Iterator<Item = String> + '_ {
+    problems.into_iter().map(move |p| format!("{file}: {p}"))
+}
+
+// ---- the tests ----------------------------------------------------------------
+
+#[test]
+fn varied_capture_decodes_as_in_tshark_with_every_checksum_valid() {
+    let c = captures();
+    let theirs = tshark_table(&c.varied, &[]);
+    report(
+        &format!("pktscript and tshark on {}", c.varied.display()),
+        &disagreements_and_bad_checksums(&c.varied_ours, &theirs),
+        &c.dir.join("varied-tshark.txt"),
+    );
+}
+
+#[test]
+fn varied_capture_decodes_as_in_scapy_with_every_checksum_valid() {
+    let c = captures();
+    let theirs = scapy_tables(&[&c.varied]).remove(0);
+    report(
+        &format!("pktscript and Scapy on {}", c.varied.display()),
+        &disagreements_and_bad_checksums(&c.varied_ours, &theirs),
+        &c.dir.join("varied-scapy.txt"),
+    );
+}
+
+#[test]
+fn foreign_captures_decode_as_in_tshark() {
+    let c = captures();
+    let mut problems: Vec<String> = prefixed(
+        "seed.pcap",
+        compare(&c.seed_ours, &tshark_table(&c.seed, TSHARK_SEED_ARGS)),
+    )
+    .collect();
+    problems.extend(prefixed(
+        "scapy.pcap",
+        compare(&c.scapy_ours, &tshark_table(&c.scapy, &[])),
+    ));
+    report(
+        "pktscript and tshark on captures pktscript did not write",
+        &problems,
+        &c.dir.join("foreign-tshark.txt"),
+    );
+}
+
+#[test]
+fn foreign_captures_decode_as_in_scapy() {
+    let c = captures();
+    let mut theirs = scapy_tables(&[&c.seed, &c.scapy]);
+    let scapy = theirs.pop().unwrap();
+    let seed = theirs.pop().unwrap();
+    let mut problems: Vec<String> = prefixed("seed.pcap", compare(&c.seed_ours, &seed)).collect();
+    problems.extend(prefixed("scapy.pcap", compare(&c.scapy_ours, &scapy)));
+    report(
+        "pktscript and Scapy on captures pktscript did not write",
+        &problems,
+        &c.dir.join("foreign-scapy.txt"),
+    );
+}
+
+#[test]
+fn bad_checksums_names_exactly_the_layers_made_wrong() {
+    let c = captures();
+    assert_eq!(c.scapy_ours.rows.len(), c.planted.len());
+    assert!(c.planted.iter().filter(|b| !b.is_empty()).count() >= 3);
+    let mut problems = pktscript_verdicts(&c.scapy_ours);
+    for (i, want) in c.planted.iter().enumerate() {
+        let got = c.scapy_ours.get(i, BAD);
+        if !agree(BAD, got, want) {
+            problems.push(format!(
+                "scapy.pcap: frame {}: {BAD}: pktscript {got:?}, planted {want:?}",
+                i + 1
+            ));
+        }
+    }
+    // The seed frames have no checksum to get wrong.
+    for i in 0..c.seed_ours.rows.len() {
+        let got = c.seed_ours.get(i, BAD);
+        if !got.is_empty() {
+            problems.push(format!(
+                "seed.pcap: frame {}: {BAD}: pktscript {got:?}, none expected",
+                i + 1
+            ));
+        }
+    }
+    // Scapy does not decode Wake-on-LAN: check the seed's target here.
+    let wol = c.seed_ours.get(2, "wol.mac");
+    if wol != ["00:0c:29:59:e8:ba"; 16].join(",") {
+        problems.push(format!(
+            "seed.pcap: frame 3: wol.mac: pktscript {wol:?}, expected 00:0c:29:59:e8:ba 16 times"
+        ));
+    }
+    report(
+        "bad_checksums() on captures pktscript did not write",
+        &problems,
+        &c.dir.join("planted.txt"),
+    );
+}
