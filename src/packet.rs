@@ -32,6 +32,9 @@ pub struct Layer {
     pub truncated: bool,
     /// Part of a packet quoted inside an ICMP error (its lengths describe the original).
     pub quoted: bool,
+    /// Bit i set: field i changed since the bytes were last consistent
+    /// (all bits when the header was respliced).
+    pub touched: u64,
 }
 
 /// Direction of a captured packet relative to the capturing host.
@@ -74,6 +77,7 @@ impl Packet {
                 dirty: true,
                 truncated: false,
                 quoted: false,
+                touched: u64::MAX,
             }],
             any_dirty: true,
             time: None,
@@ -308,11 +312,18 @@ impl Packet {
     /// Replaces the header of layer `idx` with `hdr` (from a copy of this
     /// layer, possibly from another packet of the same protocol), keeping
     /// its pins. Nothing changes when the bytes are the same.
-    pub fn replace_header(&mut self, idx: usize, hdr: &[u8], pinned: u64) {
+    pub fn replace_header(&mut self, idx: usize, hdr: &[u8], pinned: u64, touched: u64) {
         self.layers[idx].pinned |= pinned;
-        if self.header(idx) != hdr {
-            let len = self.layers[idx].len;
-            self.splice(idx, 0..len, hdr);
+        if self.header(idx) == hdr {
+            return;
+        }
+        let l = self.layers[idx];
+        if l.len == hdr.len() {
+            self.data[l.off..l.off + l.len].copy_from_slice(hdr);
+            self.layers[idx].touched |= touched;
+            self.touch(idx);
+        } else {
+            self.splice(idx, 0..l.len, hdr);
         }
     }
 
@@ -321,6 +332,9 @@ impl Packet {
         let proto = self.layers[idx].proto;
         let f = &proto.fields[fi];
         self.store(idx, f, value);
+        if fi < 64 {
+            self.layers[idx].touched |= 1 << fi;
+        }
         if f.auto != layers::Auto::No && fi < 64 {
             self.layers[idx].pinned |= 1 << fi;
         }
@@ -369,6 +383,7 @@ impl Packet {
         let delta = with.len() as isize - (end - start) as isize;
         self.data.splice(start..end, with.iter().copied());
         self.layers[idx].len = (l.len as isize + delta) as usize;
+        self.layers[idx].touched = u64::MAX;
         for x in &mut self.layers[idx + 1..] {
             x.off = (x.off as isize + delta) as usize;
         }
@@ -394,7 +409,23 @@ impl Packet {
         if layers::read_bits(hdr, f.off, f.bits) != v {
             layers::write_bits(hdr, f.off, f.bits, v);
             self.layers[idx].dirty = true;
+            if fi < 64 {
+                self.layers[idx].touched |= 1 << fi;
+            }
         }
+    }
+
+    /// Whether any of the named fields of layer `idx` changed since the
+    /// bytes were last consistent.
+    pub fn touched_any(&self, idx: usize, names: &[&str]) -> bool {
+        let Some(l) = self.layers.get(idx) else {
+            return false;
+        };
+        names.iter().any(|n| {
+            l.proto
+                .field_index(n)
+                .is_some_and(|fi| fi < 64 && l.touched & (1 << fi) != 0)
+        })
     }
 
     /// Writes an automatic field by name (see [`Packet::write_auto`]).
@@ -445,6 +476,7 @@ impl Packet {
         }
         for l in &mut self.layers {
             l.dirty = false;
+            l.touched = 0;
         }
         self.any_dirty = false;
     }
@@ -454,6 +486,7 @@ impl Packet {
         for l in &mut self.layers {
             l.pinned = 0;
             l.dirty = true;
+            l.touched = u64::MAX;
         }
         self.any_dirty = true;
         self.orig_len = None;
@@ -504,6 +537,7 @@ impl Packet {
             let mut l = *l;
             l.off += base;
             l.dirty = true;
+            l.touched = u64::MAX;
             self.layers.push(l);
         }
         if let Some(last) = self.layers.len().checked_sub(upper.layers.len() + 1) {
@@ -769,6 +803,7 @@ impl Layer {
             dirty: false,
             truncated,
             quoted,
+            touched: 0,
         }
     }
 }

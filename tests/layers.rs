@@ -366,3 +366,22 @@ fn unknown_types_dissect_as_raw() {
     assert_eq!(q.layer_names(), ["Ether", "IPv4", "Raw"]);
     assert!(p.bytes().len() == 19 && q.bytes().len() == 38);
 }
+
+#[test]
+fn transport_checksums_follow_only_their_pseudo_header() {
+    for upper in [&pktscript::layers::udp::UDP, &pktscript::layers::tcp::TCP] {
+        let mut p = Packet::new_layer(&pktscript::layers::ether::ETHER);
+        p.stack(&Packet::new_layer(&pktscript::layers::ipv4::IPV4));
+        p.stack(&Packet::new_layer(upper));
+        p.stack(&Packet::raw(b"x"));
+        set(&mut p, upper.name, "chksum", Input::Int(0x1234));
+        let mut q = Packet::parse(p.bytes());
+        assert_eq!(q.bad_checksums(), vec![upper.name]);
+        // TTL is not in the pseudo-header: the planted bad checksum stays.
+        set(&mut q, "IPv4", "ttl", Input::Int(63));
+        assert_eq!(q.bad_checksums(), vec![upper.name]);
+        // The source address is.
+        set(&mut q, "IPv4", "src", Input::Str("198.18.0.9"));
+        assert!(q.bad_checksums().is_empty());
+    }
+}

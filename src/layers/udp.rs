@@ -55,6 +55,11 @@ fn next(h: &[u8], _payload: &[u8], lookup: &Lookup) -> Option<Next> {
 }
 
 fn build(p: &mut Packet, idx: usize, ch: Changed) {
+    // Only the pseudo-header (addresses and protocol) of the layer below
+    // enters this checksum: a TTL change must not "fix" a bad checksum.
+    if !ch.this && !ch.payload && !p.touched_any(idx.wrapping_sub(1), &["src", "dst", "proto"]) {
+        return;
+    }
     if p.layers()[idx].quoted {
         return; // a quoted header describes the original datagram
     }

@@ -223,8 +223,8 @@ fn assign_layer(p: &mut Packet, idx: usize, view: &LayerView) -> R<()> {
             theirs.proto.name, mine.proto.name
         )));
     }
-    let pinned = theirs.pinned;
-    p.replace_header(idx, view.pkt.header(view.idx), pinned);
+    let (pinned, touched) = (theirs.pinned, theirs.touched);
+    p.replace_header(idx, view.pkt.header(view.idx), pinned, touched);
     Ok(())
 }
 
