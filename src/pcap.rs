@@ -1313,8 +1313,26 @@ impl PcapWriter {
     /// another is an error. pcapng files get a new interface for each new
     /// link type.
     pub fn write(&mut self, rec: &Record) -> Result<(), PcapError> {
+        self.write_frame(
+            &rec.data,
+            rec.ts_sec,
+            rec.ts_nsec,
+            rec.orig_len,
+            rec.linktype,
+        )
+    }
+
+    /// Writes one record from its parts, without building a [`Record`].
+    pub fn write_frame(
+        &mut self,
+        data: &[u8],
+        ts_sec: i64,
+        ts_nsec: u32,
+        orig_len: u32,
+        linktype: u32,
+    ) -> Result<(), PcapError> {
         let index = self.count;
-        let cap = rec.data.len();
+        let cap = data.len();
         if cap > MAX_RECORD as usize {
             return Err(self.err(PcapErrorKind::RecordTooLarge {
                 index,
@@ -1322,14 +1340,14 @@ impl PcapWriter {
             }));
         }
         let cap32 = cap as u32;
-        let (sec, nsec) = normalize_ts(rec.ts_sec, rec.ts_nsec);
+        let (sec, nsec) = normalize_ts(ts_sec, ts_nsec);
         match self.format {
             Format::Pcap | Format::PcapNs => {
-                if rec.linktype != self.linktype {
+                if linktype != self.linktype {
                     return Err(self.err(PcapErrorKind::LinktypeMismatch {
                         index,
                         file: self.linktype,
-                        record: rec.linktype,
+                        record: linktype,
                     }));
                 }
                 let Ok(sec32) = u32::try_from(sec) else {
@@ -1344,19 +1362,19 @@ impl PcapWriter {
                 h[0..4].copy_from_slice(&sec32.to_le_bytes());
                 h[4..8].copy_from_slice(&frac.to_le_bytes());
                 h[8..12].copy_from_slice(&cap32.to_le_bytes());
-                h[12..16].copy_from_slice(&rec.orig_len.to_le_bytes());
+                h[12..16].copy_from_slice(&orig_len.to_le_bytes());
                 self.put(&h)?;
-                self.put(&rec.data)?;
+                self.put(&data)?;
             }
             Format::PcapNg => {
                 let total = i128::from(sec) * i128::from(NS_PER_SEC) + i128::from(nsec);
                 let Ok(ts) = u64::try_from(total) else {
                     return Err(self.err(PcapErrorKind::TimestampOutOfRange { index, ts_sec: sec }));
                 };
-                let iface = match self.ifaces.iter().position(|&l| l == rec.linktype) {
+                let iface = match self.ifaces.iter().position(|&l| l == linktype) {
                     Some(i) => i,
                     None => {
-                        self.write_idb(rec.linktype)?;
+                        self.write_idb(linktype)?;
                         self.ifaces.len() - 1
                     }
                 };
@@ -1369,9 +1387,9 @@ impl PcapWriter {
                 h[12..16].copy_from_slice(&((ts >> 32) as u32).to_le_bytes());
                 h[16..20].copy_from_slice(&(ts as u32).to_le_bytes());
                 h[20..24].copy_from_slice(&cap32.to_le_bytes());
-                h[24..28].copy_from_slice(&rec.orig_len.to_le_bytes());
+                h[24..28].copy_from_slice(&orig_len.to_le_bytes());
                 self.put(&h)?;
-                self.put(&rec.data)?;
+                self.put(&data)?;
                 let mut tail = [0u8; 7];
                 let npad = padded - cap;
                 tail[npad..npad + 4].copy_from_slice(&len.to_le_bytes());

@@ -72,6 +72,7 @@ fn run_one(script: &Path) -> Result<(), String> {
     }
     let _ = std::fs::remove_file(&out);
     let _ = std::fs::remove_file(out.with_extension("pcap.tmp.pcapng"));
+    let _ = std::fs::remove_file(out.with_extension("pcap.loop.pcap"));
     Ok(())
 }
 

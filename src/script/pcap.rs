@@ -112,16 +112,59 @@ fn writer_write(w: &mut Writer, p: &mut Packet) -> R<()> {
             "write every packet before close(), or open a new writer with pcap_writer(path)",
         ));
     }
-    let rec = record_from_packet(p);
     let mut slot = w.inner.borrow_mut();
     if slot.is_none() {
-        *slot = Some(PcapWriter::create(&w.path, rec.linktype).map_err(user_err)?);
-        w.linktype = Some(rec.linktype);
+        *slot = Some(PcapWriter::create(&w.path, p.linktype).map_err(user_err)?);
+        w.linktype = Some(p.linktype);
     }
     match slot.as_mut() {
-        Some(wr) => wr.write(&rec).map_err(user_err),
+        Some(wr) => write_packet(wr, p).map_err(user_err),
         None => Ok(()),
     }
+}
+
+/// Writes one packet (built first) straight from its bytes.
+pub fn write_packet(w: &mut PcapWriter, p: &mut Packet) -> Result<(), PcapError> {
+    let (ts_sec, ts_nsec) = p.time.unwrap_or_else(now);
+    let orig = p.wire_len() as u32;
+    let linktype = p.linktype;
+    w.write_frame(p.bytes(), ts_sec, ts_nsec, orig, linktype)
+}
+
+/// Copies a capture, setting fields in every packet that has the layer
+/// (`edits` maps "layer.field" to a value); lengths and checksums follow.
+/// Returns (packets read, packets changed).
+pub fn rewrite(
+    input: &str,
+    output: &str,
+    edits: &[(String, String, super::packet::Owned)],
+) -> R<(i64, i64)> {
+    let mut r = PcapReader::open(input).map_err(user_err)?;
+    let mut w = PcapWriter::create(output, r.linktype()).map_err(user_err)?;
+    let mut rec = Record::default();
+    let (mut read, mut changed) = (0i64, 0i64);
+    while r.next_into(&mut rec).map_err(user_err)? {
+        let data = std::mem::take(&mut rec.data);
+        let mut p = packet_from_record(Record {
+            data,
+            ..rec.clone()
+        });
+        let mut any = false;
+        for (layer, field, value) in edits {
+            if let Some(idx) = p.find(layer) {
+                let fi = p.field_index(idx, field).map_err(user_err)?;
+                if p.field_present(idx, fi) && p.field_captured(idx, fi) {
+                    p.set(idx, fi, &value.input()).map_err(user_err)?;
+                    any = true;
+                }
+            }
+        }
+        changed += i64::from(any);
+        read += 1;
+        write_packet(&mut w, &mut p).map_err(user_err)?;
+    }
+    w.close().map_err(user_err)?;
+    Ok((read, changed))
 }
 
 /// Writes packets to a file; the link type comes from the first packet.
@@ -201,6 +244,36 @@ pub fn register(e: &mut Engine) {
         }
         Ok(())
     });
+    e.register_fn(
+        "rewrite_pcap",
+        |input: &str, output: &str, edits: rhai::Map| -> R<rhai::Map> {
+            let mut list = Vec::new();
+            for (k, v) in &edits {
+                let Some((layer, field)) = k.split_once('.') else {
+                    return Err(err_help(
+                        format!("rewrite_pcap: {k:?} is not a \"layer.field\" path"),
+                        "write #{\"ip.ttl\": 63}",
+                    ));
+                };
+                if crate::layers::find_proto(layer).is_none() {
+                    return Err(err_help(
+                        format!("rewrite_pcap: no layer named {layer:?}"),
+                        "use a layer name such as ip, tcp, eth",
+                    ));
+                }
+                list.push((
+                    layer.to_string(),
+                    field.to_string(),
+                    super::packet::to_owned_input(v)?,
+                ));
+            }
+            let (read, changed) = rewrite(input, output, &list)?;
+            let mut m = rhai::Map::new();
+            m.insert("read".into(), Dynamic::from_int(read));
+            m.insert("changed".into(), Dynamic::from_int(changed));
+            Ok(m)
+        },
+    );
     e.register_fn("close", |w: &mut Writer| -> R<()> {
         *w.closed.borrow_mut() = true;
         match w.inner.borrow_mut().take() {
