@@ -1364,7 +1364,7 @@ impl PcapWriter {
                 h[8..12].copy_from_slice(&cap32.to_le_bytes());
                 h[12..16].copy_from_slice(&orig_len.to_le_bytes());
                 self.put(&h)?;
-                self.put(&data)?;
+                self.put(data)?;
             }
             Format::PcapNg => {
                 let total = i128::from(sec) * i128::from(NS_PER_SEC) + i128::from(nsec);
@@ -1389,7 +1389,7 @@ impl PcapWriter {
                 h[20..24].copy_from_slice(&cap32.to_le_bytes());
                 h[24..28].copy_from_slice(&orig_len.to_le_bytes());
                 self.put(&h)?;
-                self.put(&data)?;
+                self.put(data)?;
                 let mut tail = [0u8; 7];
                 let npad = padded - cap;
                 tail[npad..npad + 4].copy_from_slice(&len.to_le_bytes());
