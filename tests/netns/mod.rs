@@ -225,3 +225,123 @@ pub fn mac_str(mac: &[u8; 6]) -> String {
         .collect::<Vec<_>>()
         .join(":")
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for scenario tests (scenarios_live.rs): added, not changing the above.
+// ---------------------------------------------------------------------------
+
+impl Lan {
+    /// Gives every host the addresses of /24 number `net` of 198.18.0.0/15
+    /// (0 to 511): host i gets 198.(18 + net/256).(net%256).(i+1) and MAC
+    /// 02:00:00:(net/256):(net%256):(i+1). LANs are separate layer-2
+    /// domains, so two LANs may use the same numbers; recordings made on a
+    /// LAN renumbered to 0 read the same every time.
+    pub fn renumber(&mut self, net: u16) {
+        assert!(net < 512, "198.18.0.0/15 holds 512 /24 networks");
+        let [net_hi, net_lo] = net.to_be_bytes();
+        for i in 0..self.hosts.len() {
+            let mac = [0x02, 0, 0, net_hi, net_lo, i as u8 + 1];
+            let ip = Ipv4Addr::new(198, 18 + net_hi, net_lo, i as u8 + 1);
+            let dev = self.hosts[i].dev.clone();
+            self.ip(i, &["link", "set", "dev", &dev, "down"]);
+            self.ip(i, &["link", "set", "dev", &dev, "address", &mac_str(&mac)]);
+            self.ip(i, &["addr", "flush", "dev", &dev]);
+            self.ip(i, &["addr", "add", &format!("{ip}/24"), "dev", &dev]);
+            self.ip(i, &["link", "set", "dev", &dev, "up"]);
+            self.hosts[i].mac = mac;
+            self.hosts[i].ip = ip;
+        }
+    }
+
+    /// Replaces host `i`'s macvlan by a new one with the same name, MAC and
+    /// address. The kernel gives each macvlan its own hash for its
+    /// multicast filter, so a group address the old device happened to
+    /// let through is likely dropped by the new one.
+    pub fn recreate_dev(&self, i: usize) {
+        let h = self.hosts[i].clone();
+        let lower = format!("{}s", self.prefix);
+        self.ip(i, &["link", "del", "dev", &h.dev]);
+        run(&[
+            "ip",
+            "-n",
+            &self.switch_ns,
+            "link",
+            "add",
+            "name",
+            &h.dev,
+            "link",
+            &lower,
+            "address",
+            &mac_str(&h.mac),
+            "type",
+            "macvlan",
+            "mode",
+            "bridge",
+        ]);
+        run(&[
+            "ip",
+            "-n",
+            &self.switch_ns,
+            "link",
+            "set",
+            "dev",
+            &h.dev,
+            "netns",
+            &h.ns,
+        ]);
+        self.ip(i, &["addr", "add", &format!("{}/24", h.ip), "dev", &h.dev]);
+        self.ip(i, &["link", "set", "dev", &h.dev, "up"]);
+    }
+
+    /// `ip netns exec HOST args...` with the standard output and error
+    /// captured, whatever its exit status.
+    pub fn exec_output(
+        &self,
+        i: usize,
+        args: &[&str],
+        dir: &std::path::Path,
+    ) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", self.hosts[i].ns.as_str()])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run ip netns exec: {e}"))
+    }
+
+    /// Starts `ip netns exec HOST args...` in the background, its output piped.
+    pub fn spawn(&self, i: usize, args: &[&str], dir: &std::path::Path) -> std::process::Child {
+        Command::new("ip")
+            .args(["netns", "exec", self.hosts[i].ns.as_str()])
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run ip netns exec: {e}"))
+    }
+
+    /// How many packet sockets are open in host `i`'s namespace
+    /// (/proc/net/packet as seen from there).
+    pub fn packet_sockets(&self, i: usize) -> usize {
+        in_netns(&self.hosts[i].ns, || {
+            std::fs::read_to_string("/proc/thread-self/net/packet")
+                .map(|t| t.lines().count().saturating_sub(1))
+                .unwrap_or(0)
+        })
+    }
+
+    /// Waits until host `i` has at least `n` packet sockets open (a capture
+    /// started by another process is listening); panics after `timeout`.
+    pub fn wait_packet_sockets(&self, i: usize, n: usize, timeout: std::time::Duration) {
+        let end = std::time::Instant::now() + timeout;
+        while self.packet_sockets(i) < n {
+            assert!(
+                std::time::Instant::now() < end,
+                "no packet socket opened in {} within {timeout:?}",
+                self.hosts[i].ns
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
