@@ -37,8 +37,38 @@ struct Cli {
     args: Vec<String>,
 }
 
+/// Splits the command line where the script (or, with -e, its first
+/// argument) begins: everything from there on belongs to the script, so
+/// `pktscript x.rhai --help` passes `--help` to x.rhai.
+fn split_args(raw: &[std::ffi::OsString]) -> usize {
+    let mut i = 1;
+    while i < raw.len() {
+        let a = raw[i].to_string_lossy();
+        match a.as_ref() {
+            "--" => return i + 1,
+            "-e" | "--eval" | "--max-operations" | "--iface" => i += 2,
+            s if s.starts_with('-') && s.len() > 1 => i += 1,
+            _ => return i,
+        }
+    }
+    raw.len()
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // Like the C tools: a closed pipe (`pktscript x.rhai | head`) ends the
+    // process quietly instead of a panic on the next print.
+    // SAFETY: setting a signal disposition to its default is always sound.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let at = split_args(&raw);
+    let head: Vec<std::ffi::OsString> = raw[..at].iter().filter(|a| *a != "--").cloned().collect();
+    let tail: Vec<String> = raw[at..]
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match Cli::try_parse_from(&head) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -52,6 +82,14 @@ fn main() -> ExitCode {
         iface: cli.iface.clone(),
         explain: cli.explain,
     };
+    let mut cli = cli;
+    if cli.expr.is_none() && cli.script.is_none() {
+        let mut t = tail.into_iter();
+        cli.script = t.next().map(PathBuf::from);
+        cli.args = t.collect();
+    } else {
+        cli.args.extend(tail);
+    }
     let result = if let Some(expr) = &cli.expr {
         let mut args = cli.args.clone();
         if let Some(s) = &cli.script {

@@ -168,7 +168,7 @@ pub fn sr(
     link: &mut dyn Link,
     packets: Vec<Packet>,
     opts: &SrOptions,
-    explain_to: &mut dyn FnMut(String),
+    mut explain_to: Option<&mut dyn FnMut(String)>,
 ) -> Result<SrResult, LinkError> {
     let mut pending: Vec<Packet> = Vec::with_capacity(packets.len());
     for mut p in packets {
@@ -194,7 +194,11 @@ pub fn sr(
             continue;
         }
         let mut reply = frame_packet(link, frame);
-        let summary = reply.summary();
+        let summary = if explain_to.is_some() {
+            reply.summary()
+        } else {
+            String::new()
+        };
         let mut matched = None;
         for (i, s) in pending.iter().enumerate() {
             match explain(&reply, s) {
@@ -202,11 +206,17 @@ pub fn sr(
                     matched = Some(i);
                     break;
                 }
-                Err(why) => explain_to(format!("no match: {summary}: {why}")),
+                Err(why) => {
+                    if let Some(log) = explain_to.as_mut() {
+                        log(format!("no match: {summary}: {why}"));
+                    }
+                }
             }
         }
         if let Some(i) = matched {
-            explain_to(format!("answer: {summary}"));
+            if let Some(log) = explain_to.as_mut() {
+                log(format!("answer: {summary}"));
+            }
             let s = if opts.multi {
                 pending[i].clone()
             } else {

@@ -382,3 +382,45 @@ fn eval_takes_arguments_and_imports_from_the_current_directory() {
         err(&o)
     );
 }
+
+#[test]
+fn options_after_the_script_belong_to_the_script() {
+    let d = scratch("scriptopts");
+    let s = script(&d, "a.rhai", "print(ARGV);");
+    let o = run(&[&s, "--help", "-x", "--iface", "z"]);
+    assert_eq!(
+        out(&o),
+        "[\"--help\", \"-x\", \"--iface\", \"z\"]\n",
+        "{}",
+        err(&o)
+    );
+    let o = run(&["--max-operations", "1000000", "--", &s, "-e"]);
+    assert_eq!(out(&o), "[\"-e\"]\n", "{}", err(&o));
+    let o = run(&["-e", "ARGV", "a", "--help"]);
+    assert_eq!(out(&o), "[\"a\", \"--help\"]\n");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let mut child = bin()
+        .args(["-e", "for i in 0..100000 { print(i); }"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 2];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+        "{}",
+        err(&o)
+    );
+}

@@ -96,6 +96,9 @@ pub fn engine(opts: &Options, sources: &Sources) -> Engine {
     let mut e = Engine::new();
     e.set_max_operations(opts.max_operations);
     e.set_max_call_levels(256);
+    // Explicit, so debug and release builds accept the same scripts (Rhai's
+    // defaults differ between them).
+    e.set_max_expr_depths(128, 64);
     e.disable_symbol("eval");
     e.set_module_resolver(resolver::Resolver::new(
         opts.script_dir.clone(),
@@ -107,6 +110,7 @@ pub fn engine(opts: &Options, sources: &Sources) -> Engine {
         iface: opts.iface.clone(),
         replay: None,
         explain: opts.explain,
+        live: Vec::new(),
     }));
     net::register(&mut e, net_state);
     e.register_type_with_name::<UserError>("Error")
@@ -116,6 +120,23 @@ pub fn engine(opts: &Options, sources: &Sources) -> Engine {
             e.help.clone().unwrap_or_default()
         });
     e.register_type_with_name::<ExitCode>("ExitCode");
+    e.register_fn("eprint", |s: &str| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{s}");
+    });
+    e.register_fn("sleep", |secs: Dynamic| -> Result<(), Box<EvalAltResult>> {
+        let t = secs
+            .as_float()
+            .or_else(|_| secs.as_int().map(|i| i as f64))
+            .map_err(|t| err_msg(format!("sleep takes seconds, not {t}")))?;
+        if !(0.0..=86400.0).contains(&t) {
+            return Err(err_msg(format!(
+                "sleep({t}): seconds must be between 0 and 86400"
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_secs_f64(t));
+        Ok(())
+    });
     e.register_fn(
         "assert",
         |ok: bool, msg: &str| -> Result<(), Box<EvalAltResult>> {

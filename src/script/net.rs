@@ -33,6 +33,9 @@ pub struct NetState {
     pub replay: Option<ReplayLink>,
     /// Print why each received packet did or did not match (`--explain`).
     pub explain: bool,
+    /// Live sockets kept open between calls: closing a packet socket waits
+    /// for the kernel (tens of milliseconds), which would dominate `srp1`.
+    pub live: Vec<(String, LiveOptions, LiveLink)>,
 }
 
 pub type Shared = Rc<RefCell<NetState>>;
@@ -71,9 +74,33 @@ fn with_link<T>(
     if let Some(r) = st.replay.as_mut() {
         return f(r);
     }
+    // Reuse an open socket for the same interface and options; drop what
+    // queued up since its last use, so only new frames are seen.
+    let pos = st
+        .live
+        .iter()
+        .position(|(n, o, _)| *n == name && *o == opts);
+    let mut entry = match pos {
+        Some(i) => {
+            let mut e = st.live.swap_remove(i);
+            e.2.drain();
+            e
+        }
+        None => {
+            drop(st);
+            let link = LiveLink::open(&name, opts).map_err(user_err)?;
+            st = state.borrow_mut();
+            (name, opts, link)
+        }
+    };
     drop(st);
-    let mut live = LiveLink::open(&name, opts).map_err(user_err)?;
-    f(&mut live)
+    let out = f(&mut entry.2);
+    let mut st = state.borrow_mut();
+    if st.live.len() >= 4 {
+        st.live.remove(0);
+    }
+    st.live.push(entry);
+    out
 }
 
 fn packets_of(v: Dynamic) -> R<Vec<Packet>> {
@@ -307,7 +334,7 @@ fn resolve_l2(state: &Shared, p: Packet, timeout: Duration) -> R<(String, Packet
                 timeout,
                 multi: false,
             },
-            &mut |_| {},
+            None,
         )
         .map_err(user_err)
     })?;
@@ -347,13 +374,11 @@ fn sr_impl(state: &Shared, pkts: Vec<Packet>, opts: &Map, layer3: bool) -> R<net
     }
     let lo = live_opts(opts)?;
     with_link(state, iface.as_deref(), lo, |link| {
-        let mut log = |s: String| {
-            if explain {
-                eprintln!("explain: {s}");
-            }
-        };
+        let mut log = |s: String| eprintln!("explain: {s}");
+        let explain_to: Option<&mut dyn FnMut(String)> =
+            if explain { Some(&mut log) } else { None };
         let res =
-            net::sr(link, to_send, &SrOptions { timeout, multi }, &mut log).map_err(user_err)?;
+            net::sr(link, to_send, &SrOptions { timeout, multi }, explain_to).map_err(user_err)?;
         warn_drops(&res.stats, link.name());
         Ok(res)
     })
