@@ -254,25 +254,8 @@ impl LiveLink {
     /// The receive buffer the kernel grants, in bytes (twice what was
     /// asked for, or capped by `net.core.rmem_max` without CAP_NET_ADMIN).
     pub fn receive_buffer(&self) -> Result<usize, LinkError> {
-        let mut size: libc::c_int = 0;
-        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: SO_RCVBUF writes an int into `size`.
-        let r = unsafe {
-            libc::getsockopt(
-                self.raw(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&raw mut size).cast(),
-                &mut len,
-            )
-        };
-        if r < 0 {
-            return Err(LinkError::os(
-                LinkErrorKind::Io,
-                format_args!("cannot read the receive buffer size of \"{}\"", self.name),
-                io::Error::last_os_error(),
-            ));
-        }
+        let size: libc::c_int =
+            self.getopt(libc::SOL_SOCKET, libc::SO_RCVBUF, 0, "receive buffer size")?;
         Ok(usize::try_from(size).unwrap_or(0))
     }
 
@@ -394,6 +377,29 @@ impl LiveLink {
         } else {
             Ok(())
         }
+    }
+
+    /// Reads a socket option of plain-data type `T` (zeroed first).
+    fn getopt<T: Copy>(
+        &self,
+        level: libc::c_int,
+        name: libc::c_int,
+        init: T,
+        what: &str,
+    ) -> Result<T, LinkError> {
+        let mut value = init;
+        let mut len = size_of::<T>() as libc::socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `value`.
+        let r =
+            unsafe { libc::getsockopt(self.raw(), level, name, (&raw mut value).cast(), &mut len) };
+        if r < 0 {
+            return Err(LinkError::os(
+                LinkErrorKind::Io,
+                format_args!("cannot read the {what} of \"{}\"", self.name),
+                io::Error::last_os_error(),
+            ));
+        }
+        Ok(value)
     }
 
     fn opt_error(&self, what: &str, e: io::Error) -> LinkError {
@@ -780,28 +786,16 @@ impl Link for LiveLink {
     }
 
     fn stats(&mut self) -> Result<Stats, LinkError> {
-        let mut st = libc::tpacket_stats {
+        let zero = libc::tpacket_stats {
             tp_packets: 0,
             tp_drops: 0,
         };
-        let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
-        // SAFETY: PACKET_STATISTICS writes a tpacket_stats of at most `len` bytes.
-        let r = unsafe {
-            libc::getsockopt(
-                self.raw(),
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-                (&raw mut st).cast(),
-                &mut len,
-            )
-        };
-        if r < 0 {
-            return Err(LinkError::os(
-                LinkErrorKind::Io,
-                format_args!("cannot read the packet statistics of \"{}\"", self.name),
-                io::Error::last_os_error(),
-            ));
-        }
+        let st = self.getopt(
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            zero,
+            "packet statistics",
+        )?;
         // tp_packets counts the dropped frames too.
         self.totals.received += u64::from(st.tp_packets.saturating_sub(st.tp_drops));
         // Discarded frames were counted when queued, in this read or before.
