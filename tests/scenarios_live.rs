@@ -815,3 +815,35 @@ fn replay_recordings_match_live() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn send_routes_ip_packets_through_the_kernel() {
+    // send() takes an IP packet without Ethernet; the kernel routes it, fills
+    // in the source address and resolves the MAC: host B sees a whole frame.
+    let lan = Lan::new(2);
+    let (a, b) = (ip(&lan, 0), ip(&lan, 1));
+    let rx = lan.spawn(
+        1,
+        &[
+            BIN,
+            "-e",
+            "let p = capture(iface(), #{count: 1, timeout: 10, filter: |p| p.has(\"ICMP\") && p.icmp.id == 4242}); \
+             print(`${p[0].ip.src} ${p[0].icmp.seq} ${p[0].raw.load.as_string()} ${p[0].bad_checksums()}`)",
+        ],
+        root(),
+    );
+    lan.wait_packet_sockets(1, 1, Duration::from_secs(10));
+    let tx = scenario(
+        &lan,
+        0,
+        &[
+            "-e",
+            &format!("send(IPv4(#{{dst: \"{b}\"}}) / ICMP(#{{id: 4242, seq: 5}}) / \"sent\")"),
+        ],
+        0,
+    );
+    assert_eq!(tx.stdout, "1\n", "{tx:?}");
+    let rx = Run::from(rx.wait_with_output().expect("receiver"));
+    assert_eq!(rx.status, 0, "{rx:?}");
+    assert_eq!(rx.stdout, format!("{a} 5 sent []\n"), "{rx:?}");
+}
