@@ -5,11 +5,13 @@
 //! - [`pcap`]: pcap and pcapng reading and writing.
 //! - [`script`]: the Rhai bindings, module resolver and error reports.
 
+pub mod compare;
 pub mod layers;
 pub mod link;
 pub mod net;
 pub mod packet;
 pub mod pcap;
 pub mod script;
+pub mod testrun;
 
 pub use packet::Packet;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 #[command(
     name = "pktscript",
     version,
-    after_help = "Examples:\n  pktscript scripts/forge_echo_offline.rhai\n  pktscript -e 'Ether() / IPv4(#{dst: \"198.18.0.2\"}) / ICMP()'\n  pktscript -e 'read_pcap(\"scripts/data/echo.pcap\")[1].details()'\n\nScript arguments are in the ARGV array. Exit status: 0 success, 1 script error, 2 usage error, or the n of exit(n)."
+    after_help = "Examples:\n  pktscript scripts/forge_echo_offline.rhai\n  pktscript -e 'Ether() / IPv4(#{dst: \"198.18.0.2\"}) / ICMP()'\n  pktscript -e 'read_pcap(\"scripts/data/echo.pcap\")[1].details()'\n\npktscript test [PATH...] runs *.rhai tests (see pktscript test --help).\nScript arguments are in the ARGV array. Exit status: 0 success, 1 script error, 2 usage error, or the n of exit(n)."
 )]
 struct Cli {
     /// Evaluate EXPR (a script text) and print its value
@@ -54,6 +54,26 @@ fn split_args(raw: &[std::ffi::OsString]) -> usize {
     raw.len()
 }
 
+/// `pktscript test [PATH...]`: runs script tests and checks them against pcap files.
+#[derive(Parser, Debug)]
+#[command(name = "pktscript test")]
+struct TestCli {
+    /// Test files or directories to search for *.rhai tests (default: tests)
+    paths: Vec<PathBuf>,
+    /// Run only the tests whose path contains NAME
+    #[arg(long, value_name = "NAME")]
+    filter: Option<String>,
+    /// Show each test's output
+    #[arg(short, long)]
+    verbose: bool,
+    /// Write the golden files from the current output instead of comparing
+    #[arg(long)]
+    bless: bool,
+    /// Tests run at once (default: the number of CPUs)
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
 fn main() -> ExitCode {
     // Like the C tools: a closed pipe (`pktscript x.rhai | head`) ends the
     // process quietly instead of a panic on the next print.
@@ -81,8 +101,36 @@ fn main() -> ExitCode {
         script_dir: Some(PathBuf::from(".")),
         iface: cli.iface.clone(),
         explain: cli.explain,
+        replay: None,
+        bless: false,
     };
     let mut cli = cli;
+    if cli.expr.is_none()
+        && tail.first().is_some_and(|t| t == "test")
+        && !std::path::Path::new("test").is_file()
+    {
+        let t = match TestCli::try_parse_from(&tail) {
+            Ok(t) => t,
+            Err(e) => {
+                let code = if e.use_stderr() { 2 } else { 0 };
+                let _ = e.print();
+                return ExitCode::from(code);
+            }
+        };
+        let opts = pktscript::testrun::TestOptions {
+            paths: t.paths,
+            filter: t.filter,
+            verbose: t.verbose,
+            bless: t.bless,
+            jobs: t.jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            }),
+            max_operations: cli.max_operations,
+        };
+        return ExitCode::from(pktscript::testrun::main(&opts) as u8);
+    }
     if cli.expr.is_none() && cli.script.is_none() {
         let mut t = tail.into_iter();
         cli.script = t.next().map(PathBuf::from);

@@ -7,12 +7,39 @@ pub mod packet;
 pub mod pcap;
 pub mod report;
 pub mod resolver;
+pub mod testing;
 
 use rhai::{Dynamic, Engine, EvalAltResult, Position, Scope};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+
+thread_local! {
+    /// Where script output goes instead of stdout (the test runner captures it).
+    static SINK: RefCell<Option<Rc<RefCell<String>>>> = const { RefCell::new(None) };
+}
+
+/// Sends script output to `buf` on this thread until `None` is set again.
+pub fn capture_output(buf: Option<Rc<RefCell<String>>>) {
+    SINK.with(|s| *s.borrow_mut() = buf);
+}
+
+/// Writes script output: to the capture buffer if one is set, else stdout.
+pub fn emit(text: &str) {
+    let captured = SINK.with(|s| {
+        s.borrow()
+            .as_ref()
+            .map(|b| b.borrow_mut().push_str(text))
+            .is_some()
+    });
+    if !captured {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+}
 
 /// Default bound on script operations: generous for real work (hundreds of
 /// millions of operations), yet a runaway loop ends in minutes with a clear error.
@@ -78,6 +105,10 @@ pub struct Options {
     pub iface: Option<String>,
     /// Explain why received packets did or did not match (`--explain`).
     pub explain: bool,
+    /// Replay this pcap instead of using the network (a test's `// replay:`).
+    pub replay: Option<PathBuf>,
+    /// `expect_pcap` writes its golden file instead of comparing (`--bless`).
+    pub bless: bool,
 }
 
 impl Default for Options {
@@ -87,13 +118,29 @@ impl Default for Options {
             script_dir: None,
             iface: None,
             explain: false,
+            replay: None,
+            bless: false,
         }
     }
 }
 
 /// An engine with everything pktscript offers registered.
 pub fn engine(opts: &Options, sources: &Sources) -> Engine {
+    engine_with(opts, sources, None)
+}
+
+/// An engine whose network is `replay` when given.
+pub fn engine_with(
+    opts: &Options,
+    sources: &Sources,
+    replay: Option<crate::link::ReplayLink>,
+) -> Engine {
     let mut e = Engine::new();
+    e.on_print(|s| emit(&format!("{s}\n")));
+    e.on_debug(|s, src, pos| match src {
+        Some(src) => emit(&format!("[{src}:{pos}] {s}\n")),
+        None => emit(&format!("[{pos}] {s}\n")),
+    });
     e.set_max_operations(opts.max_operations);
     e.set_max_call_levels(256);
     // Explicit, so debug and release builds accept the same scripts (Rhai's
@@ -108,11 +155,12 @@ pub fn engine(opts: &Options, sources: &Sources) -> Engine {
     pcap::register(&mut e);
     let net_state = Rc::new(RefCell::new(net::NetState {
         iface: opts.iface.clone(),
-        replay: None,
+        replay,
         explain: opts.explain,
         live: Vec::new(),
     }));
     net::register(&mut e, net_state);
+    testing::register(&mut e, opts);
     e.register_type_with_name::<UserError>("Error")
         .register_fn("to_string", |e: &mut UserError| e.message.clone())
         .register_get("message", |e: &mut UserError| e.message.clone())
@@ -206,7 +254,11 @@ pub fn run_source(
     sources
         .borrow_mut()
         .insert(name.to_string(), source.to_string());
-    let engine = engine(opts, &sources);
+    let replay = match &opts.replay {
+        Some(path) => Some(crate::link::ReplayLink::from_pcap(path).map_err(miette::Report::new)?),
+        None => None,
+    };
+    let engine = engine_with(opts, &sources, replay);
     let mut ast = engine
         .compile(source)
         .map_err(|e| report::parse_error(name, source, &e))?;
@@ -228,7 +280,7 @@ pub fn run_source(
         Err(e) => match *e {
             EvalAltResult::Exit(v, _) => Ok(Outcome::Exit(
                 v.try_cast::<ExitCode>()
-                    .map(|c| c.0.clamp(0, 255) as i32)
+                    .map(|c| (c.0 & 0xff) as i32)
                     .unwrap_or(0),
             )),
             _ => Err(report::runtime_error(&e, name, &sources.borrow())),

@@ -467,7 +467,7 @@ pub fn register(e: &mut Engine) {
         .register_fn("to_string", |p: &mut Packet| p.summary())
         .register_fn("to_debug", |p: &mut Packet| format!("<{}>", p.summary()))
         .register_fn("details", |p: &mut Packet| p.details())
-        .register_fn("show", |p: &mut Packet| print!("{}", p.details()))
+        .register_fn("show", |p: &mut Packet| super::emit(&p.details()))
         .register_fn("hexdump", |p: &mut Packet| p.hexdump())
         .register_fn("len", |p: &mut Packet| p.len() as i64)
         .register_fn("bytes", |p: &mut Packet| -> Blob { p.bytes().to_vec() })

@@ -257,7 +257,12 @@ pub fn runtime_error(
     let message = if let EvalAltResult::ErrorParsing(..) = e {
         format!("syntax error at {}: {message}", where_text(&cur, pos))
     } else {
-        format!("{message} (at {})", where_text(&cur, pos))
+        // The location goes on the first line, also for multi-line messages.
+        let at = format!(" (at {})", where_text(&cur, pos));
+        match message.split_once('\n') {
+            Some((first, rest)) => format!("{first}{at}\n{rest}"),
+            None => format!("{message}{at}"),
+        }
     };
     miette::Report::new(ScriptDiagnostic {
         message,
