@@ -69,6 +69,10 @@ struct TestCli {
     /// Write the golden files from the current output instead of comparing
     #[arg(long)]
     bless: bool,
+    /// Run the tests that have a `// replay: FILE` on this live interface and save
+    /// what they receive as FILE (needs root)
+    #[arg(long, value_name = "IFACE")]
+    record: Option<String>,
     /// Tests run at once (default: the number of CPUs)
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
         explain: cli.explain,
         replay: None,
         bless: false,
+        record: None,
     };
     let mut cli = cli;
     if cli.expr.is_none()
@@ -128,6 +133,7 @@ fn main() -> ExitCode {
                     .unwrap_or(2)
             }),
             max_operations: cli.max_operations,
+            record: t.record,
         };
         return ExitCode::from(pktscript::testrun::main(&opts) as u8);
     }

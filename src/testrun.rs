@@ -8,6 +8,9 @@
 //! - `// replay: FILE.pcap`: the network is that capture (beside the test);
 //! - `// skip: REASON`: the test is reported as skipped;
 //! - `// requires: root`: skipped (with that reason) unless run as root.
+//!
+//! With `--record IFACE`, tests that name a replay file run on that live
+//! interface instead, and what they receive is saved as their replay file.
 
 use crate::script::{self, Options, Outcome};
 use std::cell::RefCell;
@@ -27,6 +30,9 @@ pub struct TestOptions {
     pub bless: bool,
     pub jobs: usize,
     pub max_operations: u64,
+    /// Record mode: run tests with a `// replay:` file on this live
+    /// interface and save what they receive as their replay file.
+    pub record: Option<String>,
 }
 
 /// What became of one test.
@@ -170,8 +176,16 @@ pub fn run_one(path: &Path, opts: &TestOptions) -> TestResult {
         script_dir: Some(dir.clone()),
         iface: None,
         explain: false,
-        replay: d.replay.map(|r| dir.join(r)),
+        replay: if opts.record.is_some() {
+            None
+        } else {
+            d.replay.clone().map(|r| dir.join(r))
+        },
         bless: opts.bless,
+        record: match (&opts.record, &d.replay) {
+            (Some(iface), Some(r)) => Some((iface.clone(), dir.join(r))),
+            _ => None,
+        },
     };
     let buf = Rc::new(RefCell::new(String::new()));
     script::capture_output(Some(buf.clone()));

@@ -847,3 +847,42 @@ fn send_routes_ip_packets_through_the_kernel() {
     assert_eq!(rx.status, 0, "{rx:?}");
     assert_eq!(rx.stdout, format!("{a} 5 sent []\n"), "{rx:?}");
 }
+
+#[test]
+fn test_record_mode_saves_what_a_live_run_receives_for_replay() {
+    // `pktscript test --record IFACE` runs a test that names a replay file on
+    // the live interface and saves what it received there; a normal run then
+    // gets the same answers from the file, without the network.
+    let lan = Lan::new(2);
+    let (a, b) = (ip(&lan, 0), ip(&lan, 1));
+    let me = netns::mac_str(&lan.host(0).mac);
+    let dir = std::env::temp_dir().join(format!("pktscript-record-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("arp.rhai"),
+        format!(
+            "// replay: answers.pcap\n\
+             let r = srp1(Ether(#{{src: \"{me}\"}}) / ARP(#{{hwsrc: \"{me}\", psrc: \"{a}\", pdst: \"{b}\"}}), #{{timeout: 2}});\n\
+             assert(r != (), \"no answer\");\n\
+             print(r);\n"
+        ),
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let dev = lan.host(0).dev.clone();
+    let rec = scenario(&lan, 0, &["test", "--record", &dev, "-v", d], 0);
+    assert!(rec.stdout.contains("1 passed, 0 failed"), "{rec:?}");
+    assert!(rec.stderr.contains("recorded"), "{rec:?}");
+    let frames = pktscript::pcap::read_all(dir.join("answers.pcap")).unwrap();
+    assert!(!frames.is_empty());
+    // Replayed, unprivileged, outside the namespace: the same answer.
+    let o = std::process::Command::new(BIN)
+        .args(["test", "-v", d])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains(&format!("ARP, Reply {b} is-at")), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

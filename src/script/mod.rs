@@ -109,6 +109,9 @@ pub struct Options {
     pub replay: Option<PathBuf>,
     /// `expect_pcap` writes its golden file instead of comparing (`--bless`).
     pub bless: bool,
+    /// Record mode: run on this live interface and save what was received
+    /// to this pcap (a test's replay file).
+    pub record: Option<(String, PathBuf)>,
 }
 
 impl Default for Options {
@@ -120,6 +123,7 @@ impl Default for Options {
             explain: false,
             replay: None,
             bless: false,
+            record: None,
         }
     }
 }
@@ -129,12 +133,8 @@ pub fn engine(opts: &Options, sources: &Sources) -> Engine {
     engine_with(opts, sources, None)
 }
 
-/// An engine whose network is `replay` when given.
-pub fn engine_with(
-    opts: &Options,
-    sources: &Sources,
-    replay: Option<crate::link::ReplayLink>,
-) -> Engine {
+/// The engine with the packet and capture-file API, before the network.
+fn base_engine(opts: &Options, sources: &Sources) -> Engine {
     let mut e = Engine::new();
     e.on_print(|s| emit(&format!("{s}\n")));
     e.on_debug(|s, src, pos| match src {
@@ -153,12 +153,34 @@ pub fn engine_with(
     ));
     packet::register(&mut e);
     pcap::register(&mut e);
+    e
+}
+
+/// An engine whose network is `replay` when given.
+pub fn engine_with(
+    opts: &Options,
+    sources: &Sources,
+    replay: Option<crate::link::ReplayLink>,
+) -> Engine {
+    let e = base_engine(opts, sources);
     let net_state = Rc::new(RefCell::new(net::NetState {
         iface: opts.iface.clone(),
         replay,
         explain: opts.explain,
         live: Vec::new(),
+        recording: None,
     }));
+    engine_on(e, opts, sources, net_state)
+}
+
+/// An engine whose network is `net` (the caller keeps a handle to it).
+pub fn engine_on(
+    mut e: Engine,
+    opts: &Options,
+    sources: &Sources,
+    net_state: net::Shared,
+) -> Engine {
+    let _ = sources;
     net::register(&mut e, net_state);
     testing::register(&mut e, opts);
     e.register_type_with_name::<UserError>("Error")
@@ -258,7 +280,40 @@ pub fn run_source(
         Some(path) => Some(crate::link::ReplayLink::from_pcap(path).map_err(miette::Report::new)?),
         None => None,
     };
-    let engine = engine_with(opts, &sources, replay);
+    let net_state = Rc::new(RefCell::new(net::NetState {
+        iface: opts
+            .record
+            .as_ref()
+            .map(|(i, _)| i.clone())
+            .or_else(|| opts.iface.clone()),
+        replay,
+        explain: opts.explain,
+        live: Vec::new(),
+        recording: opts.record.as_ref().map(|_| Vec::new()),
+    }));
+    let engine = engine_on(
+        base_engine(opts, &sources),
+        opts,
+        &sources,
+        net_state.clone(),
+    );
+    let result = run_compiled(&engine, name, source, args, opts, &sources);
+    if let Some((_, path)) = &opts.record {
+        let frames = net_state.borrow_mut().recording.take().unwrap_or_default();
+        net::save_recording(path, &frames).map_err(miette::Report::new)?;
+        eprintln!("recorded {} frames into {}", frames.len(), path.display());
+    }
+    result
+}
+
+fn run_compiled(
+    engine: &Engine,
+    name: &str,
+    source: &str,
+    args: &[String],
+    opts: &Options,
+    sources: &Sources,
+) -> Result<Outcome, miette::Report> {
     let mut ast = engine
         .compile(source)
         .map_err(|e| report::parse_error(name, source, &e))?;

@@ -36,6 +36,57 @@ pub struct NetState {
     /// Live sockets kept open between calls: closing a packet socket waits
     /// for the kernel (tens of milliseconds), which would dominate `srp1`.
     pub live: Vec<(String, LiveOptions, LiveLink)>,
+    /// Record mode: every frame received on a live link is kept here, to be
+    /// saved as a replay file when the script ends.
+    pub recording: Option<Vec<link::Frame>>,
+}
+
+/// A link that keeps a copy of every frame it receives.
+struct Recorder<'a> {
+    inner: &'a mut dyn Link,
+    log: &'a mut Vec<link::Frame>,
+}
+
+impl Link for Recorder<'_> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn linktype(&self) -> u32 {
+        self.inner.linktype()
+    }
+    fn send(&mut self, frame: &[u8]) -> Result<(), LinkError> {
+        self.inner.send(frame)
+    }
+    fn send_batch(&mut self, frames: &[&[u8]]) -> Result<usize, LinkError> {
+        self.inner.send_batch(frames)
+    }
+    fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<link::Frame>, LinkError> {
+        let f = self.inner.recv(timeout)?;
+        if let Some(f) = &f
+            && f.direction == link::Direction::Incoming
+        {
+            self.log.push(f.clone());
+        }
+        Ok(f)
+    }
+    fn stats(&mut self) -> Result<link::Stats, LinkError> {
+        self.inner.stats()
+    }
+    fn set_outgoing(&mut self, yes: bool) {
+        self.inner.set_outgoing(yes)
+    }
+}
+
+/// Writes recorded frames as a replay file.
+pub fn save_recording(
+    path: &std::path::Path,
+    frames: &[link::Frame],
+) -> Result<(), crate::pcap::PcapError> {
+    let mut w = crate::pcap::PcapWriter::create(path, crate::packet::LINKTYPE_ETHERNET)?;
+    for f in frames {
+        w.write(&f.to_record(crate::packet::LINKTYPE_ETHERNET))?;
+    }
+    w.close()
 }
 
 pub type Shared = Rc<RefCell<NetState>>;
@@ -93,9 +144,19 @@ fn with_link<T>(
             (name, opts, link)
         }
     };
+    let mut log = st.recording.take();
     drop(st);
-    let out = f(&mut entry.2);
+    let out = match log.as_mut() {
+        Some(log) => f(&mut Recorder {
+            inner: &mut entry.2,
+            log,
+        }),
+        None => f(&mut entry.2),
+    };
     let mut st = state.borrow_mut();
+    if log.is_some() {
+        st.recording = log;
+    }
     if st.live.len() >= 4 {
         st.live.remove(0);
     }
