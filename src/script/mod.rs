@@ -25,6 +25,11 @@ pub fn capture_output(buf: Option<Rc<RefCell<String>>>) {
     SINK.with(|s| *s.borrow_mut() = buf);
 }
 
+/// Takes the current capture buffer (to restore it after a nested run).
+pub fn take_sink() -> Option<Rc<RefCell<String>>> {
+    SINK.with(|s| s.borrow_mut().take())
+}
+
 /// Writes script output: to the capture buffer if one is set, else stdout.
 pub fn emit(text: &str) {
     let captured = SINK.with(|s| {

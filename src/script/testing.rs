@@ -108,7 +108,43 @@ fn expect(dir: &Path, bless: bool, actual: Array, golden: &str, opts: &Map) -> R
     })
 }
 
+/// `run_script(path, args)`: runs another script file (relative to the
+/// current directory) in a fresh engine, its output captured; returns
+/// `#{status, output}`, status 1 with the error report as output on error.
+fn run_script(path: &str, args: Array, max_operations: u64) -> R<Map> {
+    let args: Vec<String> = args.into_iter().map(|a| a.to_string()).collect();
+    let outer = super::take_sink();
+    let buf = std::rc::Rc::new(RefCell::new(String::new()));
+    super::capture_output(Some(buf.clone()));
+    let opts = Options {
+        max_operations,
+        ..Options::default()
+    };
+    let res = super::run_file(Path::new(path), &args, &opts);
+    super::capture_output(outer);
+    let mut output = buf.borrow().clone();
+    let status = match res {
+        Ok(super::Outcome::Exit(c)) => c as i64,
+        Ok(super::Outcome::Value(_)) => 0,
+        Err(report) => {
+            let handler = miette::GraphicalReportHandler::new_themed(
+                miette::GraphicalTheme::unicode_nocolor(),
+            );
+            let _ = handler.render_report(&mut output, report.as_ref());
+            1
+        }
+    };
+    let mut m = Map::new();
+    m.insert("status".into(), Dynamic::from_int(status));
+    m.insert("output".into(), Dynamic::from(output));
+    Ok(m)
+}
+
 pub fn register(e: &mut Engine, opts: &Options) {
+    let max_ops = opts.max_operations;
+    e.register_fn("run_script", move |path: &str, args: Array| {
+        run_script(path, args, max_ops)
+    });
     let dir = opts
         .script_dir
         .clone()
