@@ -11,6 +11,7 @@ pub mod link;
 pub mod net;
 pub mod packet;
 pub mod pcap;
+pub mod progress;
 pub mod script;
 pub mod testrun;
 

@@ -104,7 +104,10 @@ pub fn capture<E>(
 ) -> Result<Stats, CaptureError<E>> {
     let deadline = opts.timeout.map(|t| Instant::now() + t);
     let mut kept = 0usize;
+    let mut progress =
+        crate::progress::Progress::new("packets captured", opts.count.map(|c| c as u64));
     loop {
+        progress.tick();
         if opts.count.is_some_and(|c| kept >= c) {
             break;
         }
@@ -127,7 +130,10 @@ pub fn capture<E>(
         };
         let p = frame_packet(link, frame);
         match on(p).map_err(CaptureError::Callback)? {
-            Flow::Keep => kept += 1,
+            Flow::Keep => {
+                kept += 1;
+                progress.inc(1);
+            }
             Flow::Skip => {}
             Flow::Stop => break,
         }
@@ -179,7 +185,9 @@ pub fn sr(
     }
     let mut res = SrResult::default();
     let deadline = Instant::now() + opts.timeout;
+    let mut progress = crate::progress::Progress::new("answered", Some(pending.len() as u64));
     while opts.multi || !pending.is_empty() {
+        progress.tick();
         let now = Instant::now();
         if now >= deadline {
             break;
@@ -217,6 +225,7 @@ pub fn sr(
             if let Some(log) = explain_to.as_mut() {
                 log(format!("answer: {summary}"));
             }
+            progress.inc(1);
             let s = if opts.multi {
                 pending[i].clone()
             } else {

@@ -424,3 +424,21 @@ fn a_closed_pipe_ends_quietly() {
         err(&o)
     );
 }
+
+#[test]
+fn long_jobs_show_progress_on_a_terminal_only() {
+    let expr = "for p in pcap_reader(\"scripts/data/echo.pcap\") { sleep(0.5); }";
+    // Not a terminal: nothing on stderr.
+    let o = run(&["-e", expr]);
+    assert_eq!(err(&o), "");
+    // A terminal (script(1) gives the command a pseudo-terminal): a spinner with counts and rate.
+    let cmd = format!("{} -e '{expr}'", env!("CARGO_BIN_EXE_pktscript"));
+    let o = Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("script(1) from util-linux");
+    let shown = String::from_utf8_lossy(&o.stdout).replace('\r', "\n");
+    assert!(shown.contains("packets ("), "{shown:?}");
+    assert!(shown.contains("/s,"), "{shown:?}");
+}

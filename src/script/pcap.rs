@@ -55,11 +55,11 @@ impl IntoIterator for Reader {
     type Item = R<Packet>;
     type IntoIter = ReaderIter;
     fn into_iter(self) -> ReaderIter {
-        ReaderIter(self.0)
+        ReaderIter(self.0, crate::progress::Progress::new("packets", None))
     }
 }
 
-pub struct ReaderIter(Rc<RefCell<Option<PcapReader>>>);
+pub struct ReaderIter(Rc<RefCell<Option<PcapReader>>>, crate::progress::Progress);
 
 impl Iterator for ReaderIter {
     type Item = R<Packet>;
@@ -74,7 +74,10 @@ impl Iterator for ReaderIter {
             linktype: 0,
         };
         match r.next_into(&mut rec) {
-            Ok(true) => Some(Ok(packet_from_record(rec))),
+            Ok(true) => {
+                self.1.inc(1);
+                Some(Ok(packet_from_record(rec)))
+            }
             Ok(false) => {
                 *slot = None;
                 None
@@ -143,7 +146,9 @@ pub fn rewrite(
     let mut w = PcapWriter::create(output, r.linktype()).map_err(user_err)?;
     let mut rec = Record::default();
     let (mut read, mut changed) = (0i64, 0i64);
+    let mut progress = crate::progress::Progress::new("packets rewritten", None);
     while r.next_into(&mut rec).map_err(user_err)? {
+        progress.inc(1);
         let data = std::mem::take(&mut rec.data);
         let mut p = packet_from_record(Record {
             data,
@@ -174,8 +179,11 @@ pub fn write_packets(path: &str, packets: &mut [Packet]) -> Result<usize, PcapEr
         .map(|p| p.linktype)
         .unwrap_or(crate::packet::LINKTYPE_ETHERNET);
     let mut w = PcapWriter::create(path, linktype)?;
+    let mut progress =
+        crate::progress::Progress::new("packets written", Some(packets.len() as u64));
     for p in packets.iter_mut() {
-        w.write(&record_from_packet(p))?;
+        write_packet(&mut w, p)?;
+        progress.inc(1);
     }
     w.close()?;
     Ok(packets.len())
@@ -203,8 +211,10 @@ pub fn register(e: &mut Engine) {
     e.register_fn("read_pcap", |path: &str| -> R<Array> {
         let r = PcapReader::open(path).map_err(user_err)?;
         let mut out = Array::new();
+        let mut progress = crate::progress::Progress::new("packets read", None);
         for rec in r {
             out.push(Dynamic::from(packet_from_record(rec.map_err(user_err)?)));
+            progress.inc(1);
         }
         Ok(out)
     });
