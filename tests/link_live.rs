@@ -9,7 +9,7 @@ mod netns;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use miette::Diagnostic;
-use netns::Lan;
+use netns::{Lan, collect};
 use pktscript::link::{
     self, Direction, Frame, IfaceInfo, Link, LinkErrorKind, LiveLink, LiveOptions,
 };
@@ -62,23 +62,6 @@ fn arp_request(mac: [u8; 6], ip: std::net::Ipv4Addr, target: std::net::Ipv4Addr)
 
 fn is_arp(f: &[u8]) -> bool {
     f.len() >= 14 && f[12..14] == [0x08, 0x06]
-}
-
-/// Every frame received within `dur`.
-fn collect(link: &mut impl Link, dur: Duration) -> Vec<Frame> {
-    let end = Instant::now() + dur;
-    let mut out = Vec::new();
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return out;
-        }
-        match link.recv(Some(left)) {
-            Ok(Some(f)) => out.push(f),
-            Ok(None) => return out,
-            Err(e) => panic!("recv on {}: {e}", link.name()),
-        }
-    }
 }
 
 fn unix_now() -> f64 {

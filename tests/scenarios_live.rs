@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use netns::Lan;
+use netns::{Lan, collect};
 use pktscript::link::{Direction, Frame, Link, LiveOptions};
 use pktscript::pcap::{Format, PcapWriter};
 
@@ -75,23 +75,6 @@ fn ip(lan: &Lan, i: usize) -> String {
 fn first_28(lan: &Lan) -> String {
     let o = lan.host(0).ip.octets();
     format!("{}/28", Ipv4Addr::new(o[0], o[1], o[2], o[3] & 0xf0))
-}
-
-/// Every frame `link` receives within `dur`.
-fn collect(link: &mut impl Link, dur: Duration) -> Vec<Frame> {
-    let end = Instant::now() + dur;
-    let mut out = Vec::new();
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return out;
-        }
-        match link.recv(Some(left)) {
-            Ok(Some(f)) => out.push(f),
-            Ok(None) => return out,
-            Err(e) => panic!("recv on {}: {e}", link.name()),
-        }
-    }
 }
 
 fn ethertype(f: &[u8]) -> u16 {

@@ -345,3 +345,23 @@ impl Lan {
         }
     }
 }
+
+/// Every frame `link` receives within `dur` (panics on a link error).
+pub fn collect(
+    link: &mut impl pktscript::link::Link,
+    dur: std::time::Duration,
+) -> Vec<pktscript::link::Frame> {
+    let end = std::time::Instant::now() + dur;
+    let mut out = Vec::new();
+    loop {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return out;
+        }
+        match link.recv(Some(left)) {
+            Ok(Some(f)) => out.push(f),
+            Ok(None) => return out,
+            Err(e) => panic!("recv on {}: {e}", link.name()),
+        }
+    }
+}
