@@ -179,7 +179,7 @@ pub fn sr(
     let mut pending: Vec<Packet> = Vec::with_capacity(packets.len());
     for mut p in packets {
         p.finish();
-        p.time = Some(now());
+        p.time = Some(link.now());
         link.send(p.raw_bytes())?;
         pending.push(p);
     }

@@ -2,7 +2,7 @@
 //! `pktscript::pcap`) or a list, sends recorded.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use miette::Diagnostic;
 use pktscript::link::{Direction, Frame, Link, LinkErrorKind, ReplayLink};
@@ -94,7 +94,14 @@ fn replays_a_pcap_in_order() {
 
 #[test]
 fn sends_are_recorded() {
-    let mut link = ReplayLink::from_frames(Vec::new()).with_name("test0");
+    // One frame to receive, recorded at 1_700_000_000.5: sends are stamped on
+    // the recording's clock, just before the frame that answers them.
+    let answer = Frame {
+        ts_sec: 1_700_000_000,
+        ts_nsec: 500_000_000,
+        ..Frame::new(frame_bytes(7, 60), Direction::Incoming)
+    };
+    let mut link = ReplayLink::from_frames(vec![answer]).with_name("test0");
     assert_eq!(link.name(), "test0");
     let a = frame_bytes(1, 60);
     let b = frame_bytes(2, 70);
@@ -105,23 +112,27 @@ fn sends_are_recorded() {
             .expect("send_batch"),
         2
     );
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
     let sent = link.sent();
     assert_eq!(sent.len(), 3);
     for (f, want) in sent.iter().zip([&a, &b, &c]) {
         assert_eq!(&f.data, want);
         assert_eq!(f.orig_len as usize, want.len());
         assert_eq!(f.direction, Direction::Outgoing);
-        assert!((now - f.ts_sec).abs() <= 1, "stamped when sent");
+        assert_eq!(
+            (f.ts_sec, f.ts_nsec),
+            (1_700_000_000, 500_000_000),
+            "stamped on the replay's clock"
+        );
     }
     assert!(
         sent.windows(2)
             .all(|w| (w[0].ts_sec, w[0].ts_nsec) <= (w[1].ts_sec, w[1].ts_nsec))
     );
     // Sent frames are not received: the replay is dumb.
+    assert_eq!(
+        link.recv(None).expect("recv").map(|f| f.data),
+        Some(frame_bytes(7, 60))
+    );
     assert!(link.recv(None).expect("recv").is_none());
     let taken = link.take_sent();
     assert_eq!(taken.len(), 3);

@@ -144,6 +144,16 @@ pub trait Link {
     fn exhausted(&self) -> bool {
         false
     }
+
+    /// The time to stamp a frame sent now with, on the clock of received
+    /// frames: the wall clock for a live link; for a replay, the recorded
+    /// time of the next frame to come, so round trips stay meaningful.
+    fn now(&self) -> (i64, u32) {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        (d.as_secs() as i64, d.subsec_nanos())
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -22,6 +22,8 @@ pub struct ReplayLink {
     sent: Vec<Frame>,
     outgoing: bool,
     received: u64,
+    /// The last frame delivered (its time stamps sends after the end).
+    last: Option<Frame>,
 }
 
 impl ReplayLink {
@@ -59,6 +61,7 @@ impl ReplayLink {
             sent: Vec::new(),
             outgoing: false,
             received: 0,
+            last: None,
         }
     }
 
@@ -99,9 +102,18 @@ impl Link for ReplayLink {
     }
 
     fn send(&mut self, frame: &[u8]) -> Result<(), LinkError> {
-        self.sent
-            .push(Frame::new(frame.to_vec(), Direction::Outgoing));
+        let mut f = Frame::new(frame.to_vec(), Direction::Outgoing);
+        (f.ts_sec, f.ts_nsec) = Link::now(self);
+        self.sent.push(f);
         Ok(())
+    }
+
+    fn now(&self) -> (i64, u32) {
+        // Just before the next recorded frame (or at the last one, at the end).
+        match self.pending.front().or(self.last.as_ref()) {
+            Some(f) => (f.ts_sec, f.ts_nsec),
+            None => (0, 0),
+        }
     }
 
     fn send_batch(&mut self, frames: &[&[u8]]) -> Result<usize, LinkError> {
@@ -117,6 +129,7 @@ impl Link for ReplayLink {
                 continue;
             }
             self.received += 1;
+            self.last = Some(f.clone());
             return Ok(Some(f));
         }
         Ok(None)
