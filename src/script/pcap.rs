@@ -129,9 +129,10 @@ fn writer_write(w: &mut Writer, p: &mut Packet) -> R<()> {
 /// Writes one packet (built first) straight from its bytes.
 pub fn write_packet(w: &mut PcapWriter, p: &mut Packet) -> Result<(), PcapError> {
     let (ts_sec, ts_nsec) = p.time.unwrap_or_else(now);
+    p.finish(); // before the length: building may grow the packet (option padding)
     let orig = p.wire_len() as u32;
     let linktype = p.linktype;
-    w.write_frame(p.bytes(), ts_sec, ts_nsec, orig, linktype)
+    w.write_frame(p.raw_bytes(), ts_sec, ts_nsec, orig, linktype)
 }
 
 /// Copies a capture, setting fields in every packet that has the layer
