@@ -12,6 +12,7 @@ pub mod net;
 pub mod packet;
 pub mod pcap;
 pub mod progress;
+pub mod repl;
 pub mod script;
 pub mod testrun;
 

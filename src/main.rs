@@ -29,7 +29,15 @@ struct Cli {
     #[arg(long)]
     explain: bool,
 
-    /// The script to run (a .rhai file)
+    /// Run SCRIPT, then start the interactive session with its variables
+    #[arg(short = 'i', long = "interactive", value_name = "SCRIPT")]
+    interactive: Option<PathBuf>,
+
+    /// Print the function and layer reference (docs/reference.md) and exit
+    #[arg(long, hide = true)]
+    reference: bool,
+
+    /// The script to run (a .rhai file); without one, an interactive session starts
     script: Option<PathBuf>,
 
     /// Arguments for the script (in ARGV)
@@ -46,7 +54,7 @@ fn split_args(raw: &[std::ffi::OsString]) -> usize {
         let a = raw[i].to_string_lossy();
         match a.as_ref() {
             "--" => return i + 1,
-            "-e" | "--eval" | "--max-operations" | "--iface" => i += 2,
+            "-e" | "--eval" | "-i" | "--interactive" | "--max-operations" | "--iface" => i += 2,
             s if s.starts_with('-') && s.len() > 1 => i += 1,
             _ => return i,
         }
@@ -109,6 +117,10 @@ fn main() -> ExitCode {
         bless: false,
         record: None,
     };
+    if cli.reference {
+        print!("{}", script::help::reference_markdown());
+        return ExitCode::SUCCESS;
+    }
     let mut cli = cli;
     if cli.expr.is_none()
         && tail.first().is_some_and(|t| t == "test")
@@ -137,6 +149,14 @@ fn main() -> ExitCode {
         };
         return ExitCode::from(pktscript::testrun::main(&opts) as u8);
     }
+    if let Some(init) = &cli.interactive {
+        let mut args = cli.args.clone();
+        if let Some(s) = &cli.script {
+            args.insert(0, s.display().to_string());
+        }
+        args.extend(tail);
+        return ExitCode::from(pktscript::repl::run(&opts, Some(init), &args) as u8);
+    }
     if cli.expr.is_none() && cli.script.is_none() {
         let mut t = tail.into_iter();
         cli.script = t.next().map(PathBuf::from);
@@ -158,9 +178,13 @@ fn main() -> ExitCode {
         })
     } else if let Some(path) = &cli.script {
         script::run_file(path, &cli.args, &opts)
+    } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return ExitCode::from(pktscript::repl::run(&opts, None, &cli.args) as u8);
     } else {
+        // No script and no terminal to type into: a usage error, as before
+        // the REPL (`pktscript -i /dev/null` forces the REPL on a pipe).
         eprintln!(
-            "pktscript: no script given\n\nUsage: pktscript SCRIPT.rhai [ARGS...]\n       pktscript -e 'EXPR'\n\nSee pktscript --help."
+            "pktscript: no script given (and standard input is not a terminal for the REPL)\n\nUsage: pktscript SCRIPT.rhai [ARGS...]\n       pktscript -e 'EXPR'\n       pktscript            (interactive session)\n\nSee pktscript --help."
         );
         return ExitCode::from(2);
     };

@@ -2,6 +2,7 @@
 //! functions, the module resolver, and error conversion. Protocol logic does
 //! not live here; these functions convert values and call the library.
 
+pub mod help;
 pub mod net;
 pub mod packet;
 pub mod pcap;
