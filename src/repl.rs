@@ -332,15 +332,7 @@ impl Session {
                 None
             }
         });
-        let mut scope = Scope::new();
-        let argv: rhai::Array = args.iter().map(|a| Dynamic::from(a.clone())).collect();
-        scope.push_constant("ARGV", argv);
-        let dir = opts
-            .script_dir
-            .as_ref()
-            .map(|d| d.display().to_string())
-            .unwrap_or_else(|| ".".into());
-        scope.push_constant("SCRIPT_DIR", dir);
+        let scope = script::script_scope(args, opts);
         Session {
             engine,
             sources,

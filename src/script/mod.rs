@@ -312,6 +312,20 @@ pub fn run_source(
     result
 }
 
+/// The scope a script starts with: `ARGV` and `SCRIPT_DIR`.
+pub fn script_scope(args: &[String], opts: &Options) -> Scope<'static> {
+    let mut scope = Scope::new();
+    let argv: rhai::Array = args.iter().map(|a| Dynamic::from(a.clone())).collect();
+    scope.push_constant("ARGV", argv);
+    let dir = opts
+        .script_dir
+        .as_ref()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|| ".".into());
+    scope.push_constant("SCRIPT_DIR", dir);
+    scope
+}
+
 fn run_compiled(
     engine: &Engine,
     name: &str,
@@ -324,15 +338,7 @@ fn run_compiled(
         .compile(source)
         .map_err(|e| report::parse_error(name, source, &e))?;
     ast.set_source(name);
-    let mut scope = Scope::new();
-    let argv: rhai::Array = args.iter().map(|a| Dynamic::from(a.clone())).collect();
-    scope.push_constant("ARGV", argv);
-    let dir = opts
-        .script_dir
-        .as_ref()
-        .map(|d| d.display().to_string())
-        .unwrap_or_else(|| ".".into());
-    scope.push_constant("SCRIPT_DIR", dir);
+    let mut scope = script_scope(args, opts);
     match engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast) {
         Ok(v) => Ok(match v.clone().try_cast::<ExitCode>() {
             Some(ExitCode(c)) => Outcome::Exit((c & 0xff) as i32),
