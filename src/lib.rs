@@ -6,6 +6,7 @@
 //! - [`script`]: the Rhai bindings, module resolver and error reports.
 
 pub mod compare;
+pub mod filter;
 pub mod layers;
 pub mod link;
 pub mod net;
