@@ -33,6 +33,10 @@ struct Cli {
     #[arg(short = 'i', long = "interactive", value_name = "SCRIPT")]
     interactive: Option<PathBuf>,
 
+    /// Print the classic BPF program of a tcpdump filter expression, as `tcpdump -d` does
+    #[arg(long, value_name = "EXPR")]
+    dump_bpf: Option<String>,
+
     /// Print the function and layer reference (docs/reference.md) and exit
     #[arg(long, hide = true)]
     reference: bool,
@@ -54,7 +58,8 @@ fn split_args(raw: &[std::ffi::OsString]) -> usize {
         let a = raw[i].to_string_lossy();
         match a.as_ref() {
             "--" => return i + 1,
-            "-e" | "--eval" | "-i" | "--interactive" | "--max-operations" | "--iface" => i += 2,
+            "-e" | "--eval" | "-i" | "--interactive" | "--max-operations" | "--iface"
+            | "--dump-bpf" => i += 2,
             s if s.starts_with('-') && s.len() > 1 => i += 1,
             _ => return i,
         }
@@ -117,6 +122,18 @@ fn main() -> ExitCode {
         bless: false,
         record: None,
     };
+    if let Some(expr) = &cli.dump_bpf {
+        return match pktscript::filter::compile(expr) {
+            Ok(prog) => {
+                print!("{}", pktscript::filter::dump(&prog));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{:?}", e.report(expr));
+                ExitCode::from(1)
+            }
+        };
+    }
     if cli.reference {
         print!("{}", script::help::reference_markdown());
         return ExitCode::SUCCESS;

@@ -442,3 +442,32 @@ fn long_jobs_show_progress_on_a_terminal_only() {
     assert!(shown.contains("packets ("), "{shown:?}");
     assert!(shown.contains("/s,"), "{shown:?}");
 }
+
+#[test]
+fn tcpdump_filters_in_scripts_and_dump_bpf() {
+    // read_pcap/pcap_reader with an expression select what p.matches selects.
+    let o = run(&[
+        "-e",
+        "let f = \"tests/golden/build_every_layer.pcap\"; let e = \"tcp or arp\"; \
+         let a = read_pcap(f, e).len(); let b = 0; for p in pcap_reader(f, e) { b += 1; } \
+         let c = read_pcap(f).filter(|p| p.matches(e)).len(); [a, b, c]",
+    ]);
+    assert_eq!(out(&o), "[4, 4, 4]\n", "{}", err(&o));
+    // A bad expression points at the token.
+    let o = run(&[
+        "-e",
+        "read_pcap(\"tests/golden/build_every_layer.pcap\", \"icmp and hst 1.2.3.4\")",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = err(&o);
+    assert!(e.contains("bad filter"), "{e}");
+    assert!(e.contains("icmp and hst 1.2.3.4"), "{e}");
+    assert!(e.contains("^^^"), "{e}");
+    // --dump-bpf prints what tcpdump -d prints for a simple expression.
+    let ours = out(&run(&["--dump-bpf", "ip"]));
+    let theirs = Command::new("tcpdump")
+        .args(["-d", "ip"])
+        .output()
+        .expect("tcpdump (CI installs it)");
+    assert_eq!(ours, String::from_utf8_lossy(&theirs.stdout));
+}

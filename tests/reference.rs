@@ -79,6 +79,6 @@ fn every_layer_has_help() {
     assert!(
         help::help_for("read_pcap")
             .unwrap()
-            .contains("read_pcap(path)")
+            .contains("read_pcap(path [, expr])")
     );
 }

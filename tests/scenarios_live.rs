@@ -869,3 +869,37 @@ fn test_record_mode_saves_what_a_live_run_receives_for_replay() {
     assert!(out.contains(&format!("ARP, Reply {b} is-at")), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn capture_filters_run_in_the_kernel() {
+    // An expression filter is attached to the socket: host B's capture sees
+    // only the ICMP that host A sends among ARP and UDP noise.
+    let lan = Lan::new(2);
+    let b = ip(&lan, 1);
+    let rx = lan.spawn(
+        1,
+        &[
+            BIN,
+            "-e",
+            "let got = capture(iface(), #{count: 3, timeout: 10, filter: \"icmp and icmp[icmptype] = icmp-echo\"}); \
+             print(got.len()); for p in got { print(p.icmp.seq); }",
+        ],
+        root(),
+    );
+    lan.wait_packet_sockets(1, 1, Duration::from_secs(10));
+    let tx = format!(
+        "let me = iface_mac(iface()); let ip = iface_ip(iface()); let dst = \"{b}\"; \
+         let frames = []; \
+         for i in 0..3 {{ \
+            frames.push(Ether(#{{src: me, dst: \"ff:ff:ff:ff:ff:ff\"}}) / ARP(#{{hwsrc: me, psrc: ip, pdst: dst}})); \
+            frames.push(Ether(#{{src: me, dst: \"02:00:00:00:00:99\"}}) / IPv4(#{{src: ip, dst: dst}}) / UDP(#{{dport: 9}})); \
+            frames.push(Ether(#{{src: me, dst: \"ff:ff:ff:ff:ff:ff\"}}) / IPv4(#{{src: ip, dst: dst}}) / ICMP(#{{id: 1, seq: i}})); \
+         }} \
+         sendp(frames)"
+    );
+    let sent = scenario(&lan, 0, &["-e", &tx], 0);
+    assert_eq!(sent.stdout, "9\n");
+    let rx = Run::from(rx.wait_with_output().expect("receiver"));
+    assert_eq!(rx.status, 0, "{rx:?}");
+    assert_eq!(rx.stdout, "3\n0\n1\n2\n", "{rx:?}");
+}

@@ -680,6 +680,13 @@ impl Stall {
 }
 
 impl Link for LiveLink {
+    fn set_filter(&mut self, program: Option<&[libc::sock_filter]>) -> Result<(), LinkError> {
+        match program {
+            Some(p) => self.attach_filter(p),
+            None => self.detach_filter(),
+        }
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

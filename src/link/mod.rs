@@ -140,6 +140,14 @@ pub trait Link {
     /// incoming frames are delivered.
     fn set_outgoing(&mut self, yes: bool);
 
+    /// Lets only frames `program` (classic BPF) accepts through, or all with
+    /// `None`. A live link runs it in the kernel; others may ignore it
+    /// (callers also filter what they receive).
+    fn set_filter(&mut self, program: Option<&[libc::sock_filter]>) -> Result<(), LinkError> {
+        let _ = program;
+        Ok(())
+    }
+
     /// Whether nothing more can ever arrive (a replay that ran out).
     fn exhausted(&self) -> bool {
         false

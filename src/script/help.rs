@@ -76,6 +76,12 @@ pub static FUNCTIONS: &[FnDoc] = &[
     ),
     f!(
         "packets",
+        "matches",
+        "p.matches(expr) -> bool",
+        "Whether a tcpdump filter expression (`\"icmp and host 198.18.0.2\"`) selects the packet, as tcpdump would."
+    ),
+    f!(
+        "packets",
         "copy",
         "p.copy() -> Packet",
         "A copy of the packet (the same as `let q = p;`)."
@@ -188,14 +194,14 @@ pub static FUNCTIONS: &[FnDoc] = &[
     f!(
         "pcap",
         "read_pcap",
-        "read_pcap(path) -> array of packets",
-        "Reads a whole pcap or pcapng file into an array of packets."
+        "read_pcap(path [, expr]) -> array of packets",
+        "Reads a whole pcap or pcapng file into an array of packets; with a tcpdump filter expression, only the packets it selects."
     ),
     f!(
         "pcap",
         "pcap_reader",
-        "pcap_reader(path) -> reader",
-        "Opens a capture file for `for p in pcap_reader(path) { ... }`, one packet at a time, in constant memory."
+        "pcap_reader(path [, expr]) -> reader",
+        "Opens a capture file for `for p in pcap_reader(path) { ... }`, one packet at a time, in constant memory; with a tcpdump filter expression, only the packets it selects."
     ),
     f!(
         "pcap",
@@ -279,8 +285,8 @@ pub static FUNCTIONS: &[FnDoc] = &[
     f!(
         "network",
         "capture",
-        "capture(iface, #{count, timeout, filter, promisc, snaplen, outgoing}) -> array; capture(iface, opts, |p| ...) -> int",
-        "Captures packets arriving on an interface, or calls a closure on each until it returns false."
+        "capture(iface, #{count, timeout, filter, where, promisc, snaplen, outgoing}) -> array; capture(iface, opts, |p| ...) -> int",
+        "Captures packets arriving on an interface, or calls a closure on each until it returns false. `filter` is a tcpdump expression (compiled to BPF and run in the kernel) or a closure; `where` adds a closure after an expression."
     ),
     f!(
         "network",

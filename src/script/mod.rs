@@ -94,6 +94,44 @@ pub fn err_msg(message: impl Into<String>) -> Box<EvalAltResult> {
     })
 }
 
+thread_local! {
+    static FILTERS: RefCell<HashMap<String, Rc<Vec<crate::filter::Insn>>>> = RefCell::new(HashMap::new());
+}
+
+/// Compiles a tcpdump filter expression (cached per expression), or a user
+/// error that shows the expression with the offending token marked.
+pub fn compile_filter(expr: &str) -> Result<Rc<Vec<crate::filter::Insn>>, Box<EvalAltResult>> {
+    if let Some(p) = FILTERS.with(|f| f.borrow().get(expr).cloned()) {
+        return Ok(p);
+    }
+    match crate::filter::compile(expr) {
+        Ok(prog) => {
+            let prog = Rc::new(prog);
+            FILTERS.with(|f| f.borrow_mut().insert(expr.to_string(), prog.clone()));
+            Ok(prog)
+        }
+        Err(e) => {
+            let off = e.offset.min(expr.len());
+            let width = e.len.max(1);
+            let caret = format!(
+                "{}{}",
+                " ".repeat(expr[..off].chars().count()),
+                "^".repeat(width)
+            );
+            let help = if e.expected.is_empty() {
+                "filters use tcpdump's syntax (man pcap-filter), e.g. \"icmp and host 198.18.0.2\""
+                    .to_string()
+            } else {
+                format!("expected {}", e.expected.join(", "))
+            };
+            Err(err_help(
+                format!("bad filter: {}\n  {expr}\n  {caret}", e.message),
+                help,
+            ))
+        }
+    }
+}
+
 /// The value `exit(n)` carries out of the script.
 #[derive(Debug, Clone, Copy)]
 pub struct ExitCode(pub i64);

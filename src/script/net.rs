@@ -293,16 +293,42 @@ fn capture_impl(
             "give #{count: N} or #{timeout: SECONDS}",
         ));
     }
-    let filter = match opts.get("filter") {
-        Some(f) if f.is_fnptr() => Some(f.clone().cast::<FnPtr>()),
+    // `filter` is a tcpdump expression (run in the kernel, then checked
+    // again here for links without one) or a closure; `where` adds a
+    // closure after an expression.
+    let mut bpf = None;
+    let mut filter = None;
+    match opts.get("filter") {
+        Some(f) if f.is_fnptr() => filter = Some(f.clone().cast::<FnPtr>()),
+        Some(f) if f.is_string() => {
+            let expr = f.clone().into_string().unwrap_or_default();
+            bpf = Some(super::compile_filter(&expr)?);
+        }
         Some(f) if !f.is_unit() => {
             return Err(err_help(
-                format!("capture's filter is a closure, not {}", f.type_name()),
-                "write #{filter: |p| p.has(\"ICMP\")}",
+                format!(
+                    "capture's filter is an expression or a closure, not {}",
+                    f.type_name()
+                ),
+                "write #{filter: \"icmp and host 198.18.0.2\"} or #{filter: |p| p.has(\"ICMP\")}",
             ));
         }
-        _ => None,
-    };
+        _ => {}
+    }
+    if let Some(w) = opts.get("where") {
+        if !w.is_fnptr() {
+            return Err(err_help(
+                "capture's `where` is a closure",
+                "#{filter: \"udp\", where: |p| p.udp.dport == 53}",
+            ));
+        }
+        if filter.is_some() {
+            return Err(err_msg(
+                "give one closure: either `filter: |p| ...` or an expression with `where: |p| ...`",
+            ));
+        }
+        filter = Some(w.clone().cast::<FnPtr>());
+    }
     let outgoing = opt_bool(opts, "outgoing")?;
     let lo = live_opts(opts)?;
     let copts = CaptureOptions { count, timeout };
@@ -310,7 +336,16 @@ fn capture_impl(
     let mut seen = 0i64;
     with_link(state, Some(iface), lo, |link| {
         link.set_outgoing(outgoing);
+        if let Some(prog) = &bpf {
+            link.set_filter(Some(&crate::filter::to_sock_filters(prog)))
+                .map_err(user_err)?;
+        }
         let res = net::capture(link, &copts, |p| -> R<Flow> {
+            if let Some(prog) = &bpf
+                && crate::filter::run(prog, p.raw_bytes(), p.wire_len() as u32) == 0
+            {
+                return Ok(Flow::Skip);
+            }
             if let Some(f) = &filter
                 && !call_filter(ctx, f, &p)?
             {
@@ -333,6 +368,9 @@ fn capture_impl(
             }
         });
         link.set_outgoing(false);
+        if bpf.is_some() {
+            link.set_filter(None).map_err(user_err)?;
+        }
         match res {
             Ok(stats) => {
                 warn_drops(&stats, link.name());

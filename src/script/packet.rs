@@ -480,6 +480,17 @@ pub fn register(e: &mut Engine) {
             p.bad_checksums().into_iter().map(Dynamic::from).collect()
         })
         .register_fn("copy", |p: &mut Packet| p.clone())
+        .register_fn("matches", |p: &mut Packet, expr: &str| -> R<bool> {
+            let prog = super::compile_filter(expr)?;
+            if p.linktype != crate::packet::LINKTYPE_ETHERNET {
+                return Err(err_msg(format!(
+                    "filters apply to Ethernet frames; this packet has link type {}",
+                    p.linktype
+                )));
+            }
+            let wire = p.wire_len() as u32;
+            Ok(crate::filter::run(&prog, p.bytes(), wire) != 0)
+        })
         .register_fn("pin", |p: &mut Packet, key: &str| -> R<()> {
             let (idx, field) = path(p, key)?;
             let fi = p.field_index(idx, field).map_err(user_err)?;

@@ -49,45 +49,63 @@ fn now() -> (i64, u32) {
 
 /// `pcap_reader(path)`: iterates a capture file in constant memory.
 #[derive(Clone)]
-pub struct Reader(Rc<RefCell<Option<PcapReader>>>);
+pub struct Reader(
+    Rc<RefCell<Option<PcapReader>>>,
+    Option<Rc<Vec<crate::filter::Insn>>>,
+);
 
 impl IntoIterator for Reader {
     type Item = R<Packet>;
     type IntoIter = ReaderIter;
     fn into_iter(self) -> ReaderIter {
-        ReaderIter(self.0, crate::progress::Progress::new("packets", None))
+        ReaderIter(
+            self.0,
+            crate::progress::Progress::new("packets", None),
+            self.1,
+        )
     }
 }
 
-pub struct ReaderIter(Rc<RefCell<Option<PcapReader>>>, crate::progress::Progress);
+pub struct ReaderIter(
+    Rc<RefCell<Option<PcapReader>>>,
+    crate::progress::Progress,
+    Option<Rc<Vec<crate::filter::Insn>>>,
+);
 
 impl Iterator for ReaderIter {
     type Item = R<Packet>;
     fn next(&mut self) -> Option<R<Packet>> {
         let mut slot = self.0.borrow_mut();
         let r = slot.as_mut()?;
-        let mut rec = Record {
-            data: Vec::new(),
-            ts_sec: 0,
-            ts_nsec: 0,
-            orig_len: 0,
-            linktype: 0,
-        };
-        match r.next_into(&mut rec) {
-            Ok(true) => {
-                self.1.inc(1);
-                Some(Ok(packet_from_record(rec)))
-            }
-            Ok(false) => {
-                *slot = None;
-                None
-            }
-            Err(e) => {
-                *slot = None;
-                Some(Err(user_err(e)))
+        let mut rec = Record::default();
+        loop {
+            match r.next_into(&mut rec) {
+                Ok(true) => {
+                    self.1.inc(1);
+                    if let Some(prog) = &self.2
+                        && !record_matches(prog, &rec)
+                    {
+                        continue;
+                    }
+                    return Some(Ok(packet_from_record(rec)));
+                }
+                Ok(false) => {
+                    *slot = None;
+                    return None;
+                }
+                Err(e) => {
+                    *slot = None;
+                    return Some(Err(user_err(e)));
+                }
             }
         }
     }
+}
+
+/// Whether a filter program accepts a record (Ethernet records only).
+fn record_matches(prog: &[crate::filter::Insn], rec: &Record) -> bool {
+    rec.linktype == crate::packet::LINKTYPE_ETHERNET
+        && crate::filter::run(prog, &rec.data, rec.orig_len) != 0
 }
 
 /// `pcap_writer(path)`: writes packets one at a time.
@@ -221,7 +239,24 @@ pub fn register(e: &mut Engine) {
     });
     e.register_fn("pcap_reader", |path: &str| -> R<Reader> {
         let r = PcapReader::open(path).map_err(user_err)?;
-        Ok(Reader(Rc::new(RefCell::new(Some(r)))))
+        Ok(Reader(Rc::new(RefCell::new(Some(r))), None))
+    });
+    e.register_fn("pcap_reader", |path: &str, expr: &str| -> R<Reader> {
+        let prog = super::compile_filter(expr)?;
+        let r = PcapReader::open(path).map_err(user_err)?;
+        Ok(Reader(Rc::new(RefCell::new(Some(r))), Some(prog)))
+    });
+    e.register_fn("read_pcap", |path: &str, expr: &str| -> R<Array> {
+        let prog = super::compile_filter(expr)?;
+        let mut r = PcapReader::open(path).map_err(user_err)?;
+        let mut out = Array::new();
+        let mut rec = Record::default();
+        while r.next_into(&mut rec).map_err(user_err)? {
+            if record_matches(&prog, &rec) {
+                out.push(Dynamic::from(packet_from_record(std::mem::take(&mut rec))));
+            }
+        }
+        Ok(out)
     });
     e.register_fn("write_pcap", |path: &str, packets: Array| -> R<i64> {
         let mut pk = to_packets(packets)?;
