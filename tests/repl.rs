@@ -125,7 +125,8 @@ fn history_survives_a_restart() {
 fn help_and_vars() {
     let mut p = repl(&state_dir("help"));
     line(&mut p, ":help read_pcap");
-    p.exp_string("read_pcap(path [, expr]) -> array of packets").unwrap();
+    p.exp_string("read_pcap(path [, expr]) -> array of packets")
+        .unwrap();
     p.exp_string("pkt> ").unwrap();
     line(&mut p, ":help TCP");
     p.exp_string("dport").unwrap();
