@@ -297,12 +297,19 @@ fn capture_impl(
     // again here for links without one) or a closure; `where` adds a
     // closure after an expression.
     let mut bpf = None;
+    let mut kernel = false;
     let mut filter = None;
     match opts.get("filter") {
         Some(f) if f.is_fnptr() => filter = Some(f.clone().cast::<FnPtr>()),
         Some(f) if f.is_string() => {
             let expr = f.clone().into_string().unwrap_or_default();
             bpf = Some(super::compile_filter(&expr)?);
+            // The kernel strips VLAN tags before socket filters run (they are
+            // put back from PACKET_AUXDATA afterwards), so a program that
+            // reads tags inline cannot run there: filter those in user space.
+            kernel = !expr
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w == "vlan");
         }
         Some(f) if !f.is_unit() => {
             return Err(err_help(
@@ -336,7 +343,7 @@ fn capture_impl(
     let mut seen = 0i64;
     with_link(state, Some(iface), lo, |link| {
         link.set_outgoing(outgoing);
-        if let Some(prog) = &bpf {
+        if let Some(prog) = bpf.as_ref().filter(|_| kernel) {
             link.set_filter(Some(&crate::filter::to_sock_filters(prog)))
                 .map_err(user_err)?;
         }
@@ -368,7 +375,7 @@ fn capture_impl(
             }
         });
         link.set_outgoing(false);
-        if bpf.is_some() {
+        if bpf.is_some() && kernel {
             link.set_filter(None).map_err(user_err)?;
         }
         match res {
