@@ -722,7 +722,6 @@ fn kernel_accepts_every_program() {
     unsafe { libc::close(fd) };
 }
 
-#[allow(dead_code)]
 mod netns;
 
 /// The same corpus once through the kernel: with each program attached to
