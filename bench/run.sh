@@ -142,6 +142,13 @@ FRESH=$OUT_PK measure pk_rewrite "$RUNS" /dev/null "$PKT" bench/rewrite.rhai "$B
 FRESH=$OUT_PB measure pk_rewrite_bulk "$RUNS" /dev/null "$PKT" bench/rewrite_bulk.rhai "$BIG" "$OUT_PB"
 FRESH=$OUT_TR measure tcprewrite "$RUNS" /dev/null tcprewrite --infile="$BIG" --outfile="$OUT_TR" --ttl=63 --fixcsum
 
+say "== filtering: 'icmp and host 198.18.0.3', matches written, $N packets"
+OUT_PF=$DATA/out-filter-pktscript.pcap
+OUT_TF=$DATA/out-filter-tcpdump.pcap
+FEXPR='icmp and host 198.18.0.3'
+FRESH=$OUT_PF measure pk_filter "$RUNS" /dev/null "$PKT" bench/filter.rhai "$BIG" "$OUT_PF" "$FEXPR"
+FRESH=$OUT_TF measure tcpdump_filter "$RUNS" /dev/null tcpdump -r "$BIG" -w "$OUT_TF" "$FEXPR"
+
 # ---- checking ---------------------------------------------------------------
 
 say "== checking that the outputs agree"
@@ -184,8 +191,11 @@ check "pktscript and tcprewrite records identical" "$SAME" yes
 cmp -s "$OUT_PK" "$OUT_PB" && SAME_BULK=yes || SAME_BULK=no
 check "rewrite.rhai and rewrite_bulk.rhai outputs identical" "$SAME_BULK" yes
 check "generator deterministic" "$GEN_SAME" yes
+check "filter: pktscript and tcpdump select the same packets" \
+    "$(tcpdump -nn -tt -r "$OUT_PF" 2>/dev/null | md5sum | cut -c1-12)" \
+    "$(tcpdump -nn -tt -r "$OUT_TF" 2>/dev/null | md5sum | cut -c1-12)"
 rm -f "$TMP/vv"
-[ "${KEEP:-0}" = 1 ] || rm -f "$OUT_PK" "$OUT_PB" "$OUT_TR"
+[ "${KEEP:-0}" = 1 ] || rm -f "$OUT_PK" "$OUT_PB" "$OUT_TR" "$OUT_PF" "$OUT_TF"
 
 # ---- report -----------------------------------------------------------------
 
@@ -237,6 +247,8 @@ TCPREWRITE_V=$(tcprewrite --version 2>&1 | awk 'NR == 1 {print $3}')
     echo "| TTL := 63, fix checksums, write | **pktscript** \`rewrite.rhai\` | $(commas $N) | $(f2 "$T_pk_rewrite") | **$(commas "$R_rw")** | $(mib "$M_pk_rewrite") | — |"
     echo "| TTL := 63, fix checksums, write | **pktscript** \`rewrite_bulk.rhai\` (\`rewrite_pcap\`) | $(commas $N) | $(f2 "$T_pk_rewrite_bulk") | **$(commas "$R_rb")** | $(mib "$M_pk_rewrite_bulk") | — |"
     echo "| TTL := 63, fix checksums, write | tcprewrite \`--ttl=63 --fixcsum\` | $(commas $N) | $(f2 "$T_tcprewrite") | $(commas "$R_tr") | $(mib "$M_tcprewrite") | loop $(ratio "$R_rw" "$R_tr"), bulk $(ratio "$R_rb" "$R_tr") |"
+    echo "| filter \`$FEXPR\`, write matches | **pktscript** \`filter.rhai\` | $(commas $N) | $(f2 "$T_pk_filter") | **$(commas "$(rate $N "$T_pk_filter")")** | $(mib "$M_pk_filter") | — |"
+    echo "| filter \`$FEXPR\`, write matches | tcpdump \`-r IN -w OUT EXPR\` | $(commas $N) | $(f2 "$T_tcpdump_filter") | $(commas "$(rate $N "$T_tcpdump_filter")") | $(mib "$M_tcpdump_filter") | $(ratio "$(rate $N "$T_pk_filter")" "$(rate $N "$T_tcpdump_filter")") |"
     echo "| generate the input | **pktscript** \`gen.rhai\` | $(commas $N) | $(f2 "$T_gen") | $(commas "$(rate $N "$T_gen")") | $(mib "$M_gen") | — |"
     echo
     echo "Peak memory against file size (counting):"
@@ -253,6 +265,7 @@ TCPREWRITE_V=$(tcprewrite --version 2>&1 | awk 'NR == 1 {print $3}')
     echo "| count ≥ 1,000,000 packets/s | $(commas "$R_pk") packets/s ($(ratio "$R_pk" 1000000) the target) | $(met "$R_pk" ">=" 1000000) |"
     echo "| rewrite at least as fast as \`tcprewrite --fixcsum\`: script loop | $(f2 "$T_pk_rewrite") s vs $(f2 "$T_tcprewrite") s ($(ratio "$R_rw" "$R_tr") tcprewrite's speed) | $(met "$T_pk_rewrite" "<=" "$T_tcprewrite") |"
     echo "| rewrite at least as fast as \`tcprewrite --fixcsum\`: \`rewrite_pcap\` | $(f2 "$T_pk_rewrite_bulk") s vs $(f2 "$T_tcprewrite") s ($(ratio "$R_rb" "$R_tr") tcprewrite's speed) | $(met "$T_pk_rewrite_bulk" "<=" "$T_tcprewrite") |"
+    echo "| filter within 1.5× of \`tcpdump -r -w\` | $(f2 "$T_pk_filter") s vs $(f2 "$T_tcpdump_filter") s | $(met "$T_pk_filter" "<=" "$(awk -v t="$T_tcpdump_filter" 'BEGIN {print t * 1.5}')") |"
     echo "| peak memory flat in file size | $(mib "$M_pk_count100k") → $(mib "$M_pk_count") MiB for 10× the packets | $(met "$MEM_RATIO" "<=" 1.2) |"
     echo
     if [ "$fail" = 0 ]; then

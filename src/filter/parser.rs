@@ -792,6 +792,24 @@ impl Parser {
                     off,
                 }
             }
+            (Some(Type::Port), Tok::Word(w)) if service_port(&w).is_some() => {
+                self.check_port_proto(q.proto)?;
+                let (n, tcp, udp) = service_port(&w).unwrap_or((0, true, true));
+                // As libpcap: a service known for one protocol only means that protocol.
+                let proto = match (q.proto, tcp, udp) {
+                    (None, true, false) => Some(Proto::Tcp),
+                    (None, false, true) => Some(Proto::Udp),
+                    (p, _, _) => p,
+                };
+                self.bump();
+                Prim::Port {
+                    proto,
+                    dir,
+                    lo: n,
+                    hi: n,
+                    off,
+                }
+            }
             (Some(Type::Portrange), Tok::Num(n)) => {
                 self.check_port_proto(q.proto)?;
                 if n > 65535 {
@@ -1018,4 +1036,64 @@ mod tests {
         let b = parse("host 1.2.3.4 or host 5.6.7.8").unwrap();
         assert_eq!(a, b);
     }
+}
+
+/// The port of a service name, as `port http` means in tcpdump: from
+/// /etc/services when the system has it, else from a table of the usual ones.
+pub fn service_port(name: &str) -> Option<(u32, bool, bool)> {
+    if let Ok(text) = std::fs::read_to_string("/etc/services") {
+        let (mut port, mut tcp, mut udp) = (None, false, false);
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut cols = line.split_whitespace();
+            let (Some(svc), Some(p)) = (cols.next(), cols.next()) else {
+                continue;
+            };
+            if !std::iter::once(svc).chain(cols).any(|n| n == name) {
+                continue;
+            }
+            if let Some((num, proto)) = p.split_once('/')
+                && let Ok(n) = num.parse::<u32>()
+            {
+                port.get_or_insert(n);
+                tcp |= proto == "tcp";
+                udp |= proto == "udp";
+            }
+        }
+        return port.map(|p| (p, tcp, udp));
+    }
+    const WELL_KNOWN: &[(&str, u32)] = &[
+        ("ftp-data", 20),
+        ("ftp", 21),
+        ("ssh", 22),
+        ("telnet", 23),
+        ("smtp", 25),
+        ("domain", 53),
+        ("bootps", 67),
+        ("bootpc", 68),
+        ("tftp", 69),
+        ("http", 80),
+        ("www", 80),
+        ("pop3", 110),
+        ("sunrpc", 111),
+        ("ntp", 123),
+        ("netbios-ns", 137),
+        ("imap", 143),
+        ("snmp", 161),
+        ("snmp-trap", 162),
+        ("bgp", 179),
+        ("ldap", 389),
+        ("https", 443),
+        ("syslog", 514),
+        ("submission", 587),
+        ("imaps", 993),
+        ("pop3s", 995),
+        ("openvpn", 1194),
+        ("mysql", 3306),
+        ("postgresql", 5432),
+    ];
+    WELL_KNOWN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, p)| (*p, true, true))
 }
