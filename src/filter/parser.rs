@@ -1005,39 +1005,6 @@ impl Parser {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn and_or_same_precedence() {
-        let e = parse("ip or arp and tcp").unwrap().unwrap();
-        assert!(matches!(e, Expr::And(ref l, _) if matches!(**l, Expr::Or(..))));
-        let e = parse("not ip and arp").unwrap().unwrap();
-        assert!(matches!(e, Expr::And(ref l, _) if matches!(**l, Expr::Not(..))));
-    }
-
-    #[test]
-    fn errors_point_at_token() {
-        let e = parse("ip and and").unwrap_err();
-        assert_eq!(e.offset, 7);
-        let e = parse("host 1.2.3").unwrap_err();
-        assert_eq!(e.offset, 5);
-        let e = parse("ip[1:3] = 1").unwrap_err();
-        assert_eq!(e.offset, 5);
-        assert!(!e.expected.is_empty());
-        let e = parse("tcp port").unwrap_err();
-        assert_eq!(e.offset, 8);
-    }
-
-    #[test]
-    fn inherited_qualifiers() {
-        let a = parse("host 1.2.3.4 or 5.6.7.8").unwrap();
-        let b = parse("host 1.2.3.4 or host 5.6.7.8").unwrap();
-        assert_eq!(a, b);
-    }
-}
-
 /// The port of a service name, as `port http` means in tcpdump: from
 /// /etc/services when the system has it, else from a table of the usual ones.
 pub fn service_port(name: &str) -> Option<(u32, bool, bool)> {
@@ -1096,4 +1063,37 @@ pub fn service_port(name: &str) -> Option<(u32, bool, bool)> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, p)| (*p, true, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn and_or_same_precedence() {
+        let e = parse("ip or arp and tcp").unwrap().unwrap();
+        assert!(matches!(e, Expr::And(ref l, _) if matches!(**l, Expr::Or(..))));
+        let e = parse("not ip and arp").unwrap().unwrap();
+        assert!(matches!(e, Expr::And(ref l, _) if matches!(**l, Expr::Not(..))));
+    }
+
+    #[test]
+    fn errors_point_at_token() {
+        let e = parse("ip and and").unwrap_err();
+        assert_eq!(e.offset, 7);
+        let e = parse("host 1.2.3").unwrap_err();
+        assert_eq!(e.offset, 5);
+        let e = parse("ip[1:3] = 1").unwrap_err();
+        assert_eq!(e.offset, 5);
+        assert!(!e.expected.is_empty());
+        let e = parse("tcp port").unwrap_err();
+        assert_eq!(e.offset, 8);
+    }
+
+    #[test]
+    fn inherited_qualifiers() {
+        let a = parse("host 1.2.3.4 or 5.6.7.8").unwrap();
+        let b = parse("host 1.2.3.4 or host 5.6.7.8").unwrap();
+        assert_eq!(a, b);
+    }
 }
