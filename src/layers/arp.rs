@@ -146,3 +146,11 @@ pub fn who_has(mac: [u8; 6], ip: Ipv4Addr, target: Ipv4Addr) -> Packet {
     eth.finish();
     eth
 }
+
+/// The sender hardware address of an Ethernet/IPv4 ARP header.
+pub fn sender_mac(h: &[u8]) -> Option<[u8; 6]> {
+    if !ether_ipv4(h) {
+        return None;
+    }
+    h.get(8..14)?.try_into().ok()
+}

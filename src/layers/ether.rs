@@ -86,3 +86,14 @@ fn mac_at(h: &[u8], at: usize) -> String {
     m.copy_from_slice(&h[at..at + 6]);
     super::format_mac(&m)
 }
+
+/// An Ethernet header from `src` to `dst` (its type follows what is stacked on it).
+pub fn header(dst: [u8; 6], src: [u8; 6]) -> Packet {
+    use super::Value;
+    let mut p = Packet::new_layer(&ETHER);
+    if let (Some(d), Some(s)) = (ETHER.field_index("dst"), ETHER.field_index("src")) {
+        p.set_value(0, d, Value::Mac(dst));
+        p.set_value(0, s, Value::Mac(src));
+    }
+    p
+}

@@ -408,7 +408,12 @@ fn resolve_l2(state: &Shared, p: Packet, timeout: Duration) -> R<(String, Packet
             p.layer_names().first().copied().unwrap_or("nothing")
         )));
     }
-    let dst = Ipv4Addr::from(<[u8; 4]>::try_from(&p.bytes()[16..20]).unwrap_or([0; 4]));
+    p.finish();
+    let Some((_, dst)) = crate::layers::ipv4::addrs(p.header(0)) else {
+        return Err(err_msg(
+            "the IPv4 header is cut short: no destination to send to",
+        ));
+    };
     let replaying = state.borrow().replay.is_some();
     let (iface, hop) = if replaying {
         ("replay".to_string(), dst)
@@ -450,10 +455,11 @@ fn resolve_l2(state: &Shared, p: Packet, timeout: Duration) -> R<(String, Packet
             "is the next hop up and on this link?",
         ));
     };
-    let mac = <[u8; 6]>::try_from(&reply.raw_bytes()[22..28]).unwrap_or([0xff; 6]);
-    let mut eth = Packet::new_layer(&crate::layers::ether::ETHER);
-    eth.set_value(0, 0, crate::layers::Value::Mac(mac));
-    eth.set_value(0, 1, crate::layers::Value::Mac(my_mac));
+    let mac = reply
+        .find("ARP")
+        .and_then(|i| crate::layers::arp::sender_mac(reply.header(i)))
+        .ok_or_else(|| err_msg(format!("the answer from {hop} is not an ARP reply")))?;
+    let mut eth = crate::layers::ether::header(mac, my_mac);
     eth.stack(&p);
     Ok((iface, eth))
 }
