@@ -786,3 +786,110 @@ fn the_kernel_selects_what_the_interpreter_selects() {
         failures.join("\n")
     );
 }
+
+/// Random token soup never panics the compiler, and random programs never
+/// panic the interpreter (out-of-range jumps, loads and scratch slots reject).
+#[test]
+fn arbitrary_input_never_panics() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let words = [
+        "ip",
+        "tcp",
+        "udp",
+        "icmp",
+        "arp",
+        "vlan",
+        "host",
+        "net",
+        "port",
+        "portrange",
+        "src",
+        "dst",
+        "and",
+        "or",
+        "not",
+        "(",
+        ")",
+        "[",
+        "]",
+        ":",
+        "=",
+        "!=",
+        "<",
+        ">",
+        "&",
+        "|",
+        "+",
+        "-",
+        "*",
+        "/",
+        "%",
+        "<<",
+        ">>",
+        "1",
+        "80",
+        "65536",
+        "1.2.3.4",
+        "10/8",
+        "mask",
+        "255.0.0.0",
+        "ether",
+        "02:00:00:00:00:01",
+        "len",
+        "greater",
+        "less",
+        "proto",
+        "\\icmp",
+        "tcpflags",
+        "tcp-syn",
+        "icmptype",
+        "broadcast",
+        "multicast",
+        "ip6",
+        "::1",
+        "4294967295",
+        "0x",
+        "-",
+        "!",
+        "&&",
+        "||",
+        "gateway",
+        "http",
+    ];
+    let frames = frames();
+    for _ in 0..20000 {
+        let n = (next() % 9) as usize;
+        let expr: Vec<&str> = (0..n)
+            .map(|_| words[(next() % words.len() as u64) as usize])
+            .collect();
+        let expr = expr.join(" ");
+        if let Ok(prog) = filter::compile(&expr) {
+            for f in frames.iter().take(10) {
+                let _ = filter::run(&prog, f, f.len() as u32);
+            }
+        }
+    }
+    for _ in 0..20000 {
+        let len = 1 + (next() % 12) as usize;
+        let prog: Vec<filter::Insn> = (0..len)
+            .map(|_| {
+                let r = next();
+                filter::Insn {
+                    code: (r & 0xffff) as u16,
+                    jt: (r >> 16) as u8,
+                    jf: (r >> 24) as u8,
+                    k: (r >> 32) as u32,
+                }
+            })
+            .collect();
+        for f in frames.iter().take(5) {
+            let _ = filter::run(&prog, f, f.len() as u32);
+        }
+    }
+}
