@@ -778,7 +778,8 @@ impl Parser {
                     off,
                 }
             }
-            (Some(Type::Port), Tok::Num(n)) => {
+            // A single number is a port, and a one-port range.
+            (Some(Type::Port | Type::Portrange), Tok::Num(n)) => {
                 self.check_port_proto(q.proto)?;
                 if n > 65535 {
                     return Err(self.err("port out of range", &["0..65535"]));
@@ -804,20 +805,6 @@ impl Parser {
                 self.bump();
                 Prim::Port {
                     proto,
-                    dir,
-                    lo: n,
-                    hi: n,
-                    off,
-                }
-            }
-            (Some(Type::Portrange), Tok::Num(n)) => {
-                self.check_port_proto(q.proto)?;
-                if n > 65535 {
-                    return Err(self.err("port out of range", &["0..65535"]));
-                }
-                self.bump();
-                Prim::Port {
-                    proto: q.proto,
                     dir,
                     lo: n,
                     hi: n,

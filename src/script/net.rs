@@ -186,27 +186,30 @@ fn packets_of(v: Dynamic) -> R<Vec<Packet>> {
     )))
 }
 
-fn opt_f64(m: &Map, key: &str) -> R<Option<f64>> {
+/// An optional option: absent or `()` is None; otherwise `conv` must accept it.
+fn opt_value<T>(
+    m: &Map,
+    key: &str,
+    what: &str,
+    conv: impl Fn(&Dynamic) -> Result<T, &'static str>,
+) -> R<Option<T>> {
     match m.get(key) {
         None => Ok(None),
         Some(v) if v.is_unit() => Ok(None),
-        Some(v) => v
-            .as_float()
-            .or_else(|_| v.as_int().map(|i| i as f64))
+        Some(v) => conv(v)
             .map(Some)
-            .map_err(|t| err_msg(format!("option {key} takes a number of seconds, not {t}"))),
+            .map_err(|t| err_msg(format!("option {key} takes {what}, not {t}"))),
     }
 }
 
+fn opt_f64(m: &Map, key: &str) -> R<Option<f64>> {
+    opt_value(m, key, "a number of seconds", |v| {
+        v.as_float().or_else(|_| v.as_int().map(|i| i as f64))
+    })
+}
+
 fn opt_int(m: &Map, key: &str) -> R<Option<i64>> {
-    match m.get(key) {
-        None => Ok(None),
-        Some(v) if v.is_unit() => Ok(None),
-        Some(v) => v
-            .as_int()
-            .map(Some)
-            .map_err(|t| err_msg(format!("option {key} takes an integer, not {t}"))),
-    }
+    opt_value(m, key, "an integer", |v| v.as_int())
 }
 
 fn opt_bool(m: &Map, key: &str) -> R<bool> {
