@@ -16,5 +16,7 @@ pub mod progress;
 pub mod repl;
 pub mod script;
 pub mod testrun;
+pub mod text;
+pub mod tools;
 
 pub use packet::Packet;

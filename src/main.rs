@@ -10,7 +10,7 @@ use std::process::ExitCode;
 #[command(
     name = "pktscript",
     version,
-    after_help = "Examples:\n  pktscript scripts/forge_echo_offline.rhai\n  pktscript -e 'Ether() / IPv4(#{dst: \"198.18.0.2\"}) / ICMP()'\n  pktscript -e 'read_pcap(\"scripts/data/echo.pcap\")[1].details()'\n\npktscript test [PATH...] runs *.rhai tests (see pktscript test --help).\nScript arguments are in the ARGV array. Exit status: 0 success, 1 script error, 2 usage error, or the n of exit(n)."
+    after_help = "Examples:\n  pktscript scripts/forge_echo_offline.rhai\n  pktscript -e 'Ether() / IPv4(#{dst: \"198.18.0.2\"}) / ICMP()'\n  pktscript -e 'read_pcap(\"scripts/data/echo.pcap\")[1].details()'\n\npktscript test [PATH...] runs *.rhai tests (see pktscript test --help).\nShell tools (each has --help; stdin to stdout, text or pcap):\n  recv IFACE [FILTER]   send IFACE [FILE]   analyze   correct   check   convert   filter EXPR\nScript arguments are in the ARGV array. Exit status: 0 success, 1 script error, 2 usage error, or the n of exit(n)."
 )]
 struct Cli {
     /// Evaluate EXPR (a script text) and print its value
@@ -165,6 +165,15 @@ fn main() -> ExitCode {
             record: t.record,
         };
         return ExitCode::from(pktscript::testrun::main(&opts) as u8);
+    }
+    // The pkttools-style shell tools: `pktscript recv eth0 | pktscript analyze`.
+    if cli.expr.is_none()
+        && cli.interactive.is_none()
+        && let Some(first) = tail.first()
+        && pktscript::tools::NAMES.contains(&first.as_str())
+        && !std::path::Path::new(first).is_file()
+    {
+        return ExitCode::from(pktscript::tools::main(&tail));
     }
     if let Some(init) = &cli.interactive {
         let mut args = cli.args.clone();

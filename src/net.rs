@@ -67,6 +67,9 @@ pub struct CaptureOptions {
     pub count: Option<usize>,
     /// Stop after this long.
     pub timeout: Option<Duration>,
+    /// Stop soon after this becomes true (set from a signal handler: the
+    /// wait is cut into slices so the flag is seen within 100 ms).
+    pub stop: Option<&'static std::sync::atomic::AtomicBool>,
 }
 
 /// A capture failed: the link, or the callback.
@@ -111,7 +114,7 @@ pub fn capture<E>(
         if opts.count.is_some_and(|c| kept >= c) {
             break;
         }
-        let wait = match deadline {
+        let mut wait = match deadline {
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
@@ -121,6 +124,13 @@ pub fn capture<E>(
             }
             None => None,
         };
+        if let Some(stop) = opts.stop {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let slice = Duration::from_millis(100);
+            wait = Some(wait.map_or(slice, |w| w.min(slice)));
+        }
         let Some(frame) = link.recv(wait).map_err(CaptureError::Link)? else {
             // Timeout, or a replay has nothing more.
             if link.exhausted() {

@@ -88,6 +88,16 @@ pub fn compile(src: &str) -> Result<Vec<Insn>, FilterError> {
     codegen::generate(e.as_ref())
 }
 
+/// Whether a live socket can run the expression's program in the kernel.
+/// The kernel strips VLAN tags before socket filters run (they are put back
+/// from PACKET_AUXDATA afterwards), so a program that reads tags inline
+/// cannot run there: those are filtered in user space.
+pub fn runs_in_kernel(expr: &str) -> bool {
+    !expr
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| w == "vlan")
+}
+
 /// Whether the compiled program `prog` accepts `pkt` (captured bytes; the
 /// wire length is taken to be the captured length).
 pub fn matches(prog: &[Insn], pkt: &[u8]) -> bool {

@@ -29,21 +29,30 @@ fn ether_ipv4(h: &[u8]) -> bool {
 }
 
 static FIELDS: &[Field] = &[
-    Field::new("hwtype", 0, 16, Kind::Enum(HWTYPES), "hardware type"),
-    Field::new("ptype", 16, 16, Kind::HexEnum(ETHERTYPES), "protocol type"),
-    Field::new("hwlen", 32, 8, Kind::Int, "hardware address length"),
-    Field::new("plen", 40, 8, Kind::Int, "protocol address length"),
+    Field::new("hwtype", 0, 16, Kind::Enum(HWTYPES), "hardware type").pkttools("HARDWARE"),
+    Field::new("ptype", 16, 16, Kind::HexEnum(ETHERTYPES), "protocol type").pkttools("PROTOCOL"),
+    Field::new("hwlen", 32, 8, Kind::Int, "hardware address length").pkttools("HARDWARE_SIZE"),
+    Field::new("plen", 40, 8, Kind::Int, "protocol address length").pkttools("PROTOCOL_SIZE"),
     Field::new(
         "op",
         48,
         16,
         Kind::Enum(OPS),
         "operation: who-has (request) or is-at (reply)",
-    ),
-    Field::new("hwsrc", 64, 48, Kind::Mac, "sender hardware address").when(ether_ipv4),
-    Field::new("psrc", 112, 32, Kind::Ipv4, "sender protocol address").when(ether_ipv4),
-    Field::new("hwdst", 144, 48, Kind::Mac, "target hardware address").when(ether_ipv4),
-    Field::new("pdst", 192, 32, Kind::Ipv4, "target protocol address").when(ether_ipv4),
+    )
+    .pkttools("OPERATION"),
+    Field::new("hwsrc", 64, 48, Kind::Mac, "sender hardware address")
+        .when(ether_ipv4)
+        .pkttools("SENDER_MACADDR"),
+    Field::new("psrc", 112, 32, Kind::Ipv4, "sender protocol address")
+        .when(ether_ipv4)
+        .pkttools("SENDER_IPADDR"),
+    Field::new("hwdst", 144, 48, Kind::Mac, "target hardware address")
+        .when(ether_ipv4)
+        .pkttools("TARGET_MACADDR"),
+    Field::new("pdst", 192, 32, Kind::Ipv4, "target protocol address")
+        .when(ether_ipv4)
+        .pkttools("TARGET_IPADDR"),
 ];
 
 pub static ARP: Proto = Proto {

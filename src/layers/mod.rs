@@ -107,6 +107,9 @@ pub struct Field {
     /// The field exists only when this holds for the header bytes
     /// (ICMP fields that depend on the type, for instance).
     pub when: Option<fn(&[u8]) -> bool>,
+    /// The name pkttools gives the field in its text dumps
+    /// (`ARP.TARGET_IPADDR`), accepted when packets are read as text.
+    pub pkttools: Option<&'static str>,
 }
 
 impl Field {
@@ -126,6 +129,7 @@ impl Field {
             auto: Auto::No,
             doc,
             when: None,
+            pkttools: None,
         }
     }
     pub const fn auto(mut self, auto: Auto) -> Field {
@@ -134,6 +138,11 @@ impl Field {
     }
     pub const fn when(mut self, f: fn(&[u8]) -> bool) -> Field {
         self.when = Some(f);
+        self
+    }
+    /// The field's name in pkttools' text dumps (read as an alias).
+    pub const fn pkttools(mut self, name: &'static str) -> Field {
+        self.pkttools = Some(name);
         self
     }
     /// Whether the field is present in this header.

@@ -9,6 +9,7 @@ pub mod pcap;
 pub mod report;
 pub mod resolver;
 pub mod testing;
+pub mod text;
 
 use rhai::{Dynamic, Engine, EvalAltResult, Position, Scope};
 use std::cell::RefCell;
@@ -197,6 +198,7 @@ fn base_engine(opts: &Options, sources: &Sources) -> Engine {
     ));
     packet::register(&mut e);
     pcap::register(&mut e);
+    text::register(&mut e);
     e
 }
 

@@ -307,12 +307,7 @@ fn capture_impl(
         Some(f) if f.is_string() => {
             let expr = f.clone().into_string().unwrap_or_default();
             bpf = Some(super::compile_filter(&expr)?);
-            // The kernel strips VLAN tags before socket filters run (they are
-            // put back from PACKET_AUXDATA afterwards), so a program that
-            // reads tags inline cannot run there: filter those in user space.
-            kernel = !expr
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .any(|w| w == "vlan");
+            kernel = crate::filter::runs_in_kernel(&expr);
         }
         Some(f) if !f.is_unit() => {
             return Err(err_help(
@@ -341,7 +336,11 @@ fn capture_impl(
     }
     let outgoing = opt_bool(opts, "outgoing")?;
     let lo = live_opts(opts)?;
-    let copts = CaptureOptions { count, timeout };
+    let copts = CaptureOptions {
+        count,
+        timeout,
+        stop: None,
+    };
     let mut kept = Array::new();
     let mut seen = 0i64;
     with_link(state, Some(iface), lo, |link| {

@@ -1,0 +1,758 @@
+//! The shell subcommands, pkttools-style: `recv`, `send`, `analyze`,
+//! `correct`, `check`, `convert`, `filter`.
+//!
+//! Each reads packets from a file or standard input (text, pcap or pcapng,
+//! told apart by their first bytes) and writes them to a file or standard
+//! output (text unless a file name or `--to` asks for pcap or pcapng), so
+//! they compose with pipes: `pktscript recv eth0 | pktscript filter arp |
+//! pktscript analyze`. Each is a thin wrapper over the library calls the
+//! script functions use: `text::TextReader`/`TextWriter`, `PcapReader`/
+//! `PcapWriter`, `Packet::fix`, `details`, `bad_checksums`, `filter`,
+//! `LiveLink` and `net::capture`.
+
+use crate::link::{Link, LiveLink, LiveOptions};
+use crate::packet::Packet;
+use crate::pcap::{Format, PcapReader, PcapWriter, Record};
+use crate::text::{FieldTest, TextOptions, TextReader, TextWriter};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The subcommands' names, for the command line's dispatch.
+pub const NAMES: &[&str] = &[
+    "recv", "send", "analyze", "correct", "check", "convert", "filter",
+];
+
+#[derive(Parser, Debug)]
+#[command(name = "pktscript", disable_help_subcommand = true)]
+struct ToolCli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Capture packets on an interface and write them as text (or, with -w, to a capture file)
+    #[command(
+        after_help = "Examples:\n  pktscript recv eth0 arp\n  pktscript recv eth0 -c 10 -w ten.pcap 'icmp and host 198.18.0.2'\n  pktscript recv eth0 'ETHERNET.TYPE==0x0806'      (a pkttools-style field test)\n\nStops after -c packets, -t seconds, or Ctrl-C. Promiscuous mode stays off unless --promisc."
+    )]
+    Recv {
+        /// The interface to capture on
+        iface: String,
+        /// A tcpdump filter expression (several words are joined), or a field test like arp.op==2
+        filter: Vec<String>,
+        /// Stop after N packets
+        #[arg(short = 'c', long, value_name = "N")]
+        count: Option<usize>,
+        /// Stop after SECONDS
+        #[arg(short = 't', long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+        /// Write a capture file instead of text (pcap, or pcapng by its name)
+        #[arg(short = 'w', long = "write", value_name = "FILE")]
+        write: Option<PathBuf>,
+        /// Also write one line per field after the hex
+        #[arg(short = 'a', long)]
+        fields: bool,
+        /// Turn promiscuous mode on while capturing
+        #[arg(long)]
+        promisc: bool,
+        /// Direction: in, out or inout (as tcpdump -Q)
+        #[arg(short = 'Q', long, value_enum, default_value_t = Dir::Inout)]
+        direction: Dir,
+        /// Bytes kept of each frame
+        #[arg(short = 's', long, value_name = "BYTES", default_value_t = 262_144)]
+        snaplen: u32,
+    },
+    /// Send packets (text, pcap or pcapng from FILE or stdin) on an interface
+    #[command(
+        after_help = "Examples:\n  pktscript send eth0 probe.txt\n  pktscript recv eth0 -c 5 | pktscript send eth1 --fast\n\nBy default the packets keep their recorded spacing (TIME lines, pcap timestamps)."
+    )]
+    Send {
+        /// The interface to send on
+        iface: String,
+        /// Input file (default: standard input)
+        file: Option<PathBuf>,
+        /// Send as fast as possible, ignoring the recorded times
+        #[arg(long, conflicts_with = "pps")]
+        fast: bool,
+        /// Send N packets per second, ignoring the recorded times
+        #[arg(long, value_name = "N")]
+        pps: Option<f64>,
+        /// Send the whole input this many times
+        #[arg(long = "loop", value_name = "N", default_value_t = 1)]
+        repeat: u64,
+    },
+    /// Show every field of every packet (show()), with its summary line
+    Analyze {
+        /// Input file (default: standard input)
+        file: Option<PathBuf>,
+    },
+    /// Recompute every length and checksum (p.fix()), as pkt-correct does
+    Correct {
+        #[command(flatten)]
+        io: IoArgs,
+    },
+    /// List the packets whose checksums are wrong; exit status 1 if any
+    Check {
+        /// Input file (default: standard input)
+        file: Option<PathBuf>,
+    },
+    /// Convert between text, pcap and pcapng (by the output's name, or --to)
+    Convert {
+        #[command(flatten)]
+        io: IoArgs,
+        /// Output file (the same as -o)
+        #[arg(value_name = "OUTPUT", conflicts_with = "output")]
+        out: Option<PathBuf>,
+    },
+    /// Keep the packets a tcpdump expression (or a field test like arp.op==2) selects
+    Filter {
+        /// The expression (quote it; several words are joined)
+        #[arg(required = true, num_args = 1..)]
+        expr: Vec<String>,
+        /// Input file: -r FILE (default: standard input)
+        #[arg(short = 'r', long = "read", value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Keep the packets the expression does not select
+        #[arg(short = 'v', long)]
+        invert: bool,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+struct IoArgs {
+    /// Input file (default: standard input)
+    input: Option<PathBuf>,
+    #[command(flatten)]
+    out: OutArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+struct OutArgs {
+    /// Output file (default: standard output); .pcap and .pcapng names write capture files
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Output format, whatever the name
+    #[arg(long = "to", value_enum, value_name = "FORMAT")]
+    to: Option<OutFormat>,
+    /// Text output: one line per field after the hex
+    #[arg(short = 'a', long)]
+    fields: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum OutFormat {
+    Text,
+    Pcap,
+    Pcapng,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    In,
+    Out,
+    Inout,
+}
+
+/// Runs `pktscript NAME ARGS...` (`args[0]` is the subcommand); returns the exit status.
+pub fn main(args: &[String]) -> u8 {
+    let mut argv = vec!["pktscript".to_string()];
+    argv.extend(args.iter().cloned());
+    let cli = match ToolCli::try_parse_from(&argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli.cmd) {
+        Ok(code) => code,
+        Err(report) => {
+            eprintln!("{report:?}");
+            1
+        }
+    }
+}
+
+type Res<T> = Result<T, miette::Report>;
+
+fn run(cmd: Cmd) -> Res<u8> {
+    match cmd {
+        Cmd::Recv {
+            iface,
+            filter,
+            count,
+            timeout,
+            write,
+            fields,
+            promisc,
+            direction,
+            snaplen,
+        } => recv(
+            &iface,
+            &filter.join(" "),
+            RecvOpts {
+                count,
+                timeout,
+                write,
+                fields,
+                promisc,
+                direction,
+                snaplen,
+            },
+        ),
+        Cmd::Send {
+            iface,
+            file,
+            fast,
+            pps,
+            repeat,
+        } => send(&iface, file.as_deref(), fast, pps, repeat),
+        Cmd::Analyze { file } => analyze(file.as_deref()),
+        Cmd::Correct { io } => pipe(io.input.as_deref(), &io.out, |p| {
+            p.fix();
+            true
+        }),
+        Cmd::Check { file } => check(file.as_deref()),
+        Cmd::Convert { io, out } => {
+            let mut o = io.out.clone();
+            if out.is_some() {
+                o.output = out;
+            }
+            pipe(io.input.as_deref(), &o, |_| true)
+        }
+        Cmd::Filter {
+            expr,
+            input,
+            invert,
+            out,
+        } => {
+            let sel = Selector::new(&expr.join(" "))?;
+            pipe(input.as_deref(), &out, |p| sel.selects(p) != invert)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Input
+// ---------------------------------------------------------------------------
+
+/// Packets from text or a capture file, one at a time.
+pub enum Source {
+    Text(TextReader<BufReader<Box<dyn Read + Send>>>),
+    Pcap(PcapReader, Record),
+}
+
+impl Source {
+    /// Opens `path` (or standard input for `None` or `-`), telling pcap and
+    /// pcapng from text by the first bytes.
+    pub fn open(path: Option<&Path>) -> Res<Source> {
+        let (reader, name): (Box<dyn Read + Send>, String) = match path {
+            None => (Box::new(io::stdin()), "<stdin>".to_string()),
+            Some(p) if p == Path::new("-") => (Box::new(io::stdin()), "<stdin>".to_string()),
+            Some(p) => {
+                let name = p.display().to_string();
+                let f = std::fs::File::open(p)
+                    .map_err(|e| miette::Report::new(crate::text::io_error(&name, &e)))?;
+                (Box::new(f), name)
+            }
+        };
+        let mut br = BufReader::with_capacity(1 << 16, reader);
+        let head = br
+            .fill_buf()
+            .map_err(|e| miette::Report::new(crate::text::io_error(&name, &e)))?;
+        if is_capture(head) {
+            let r = PcapReader::from_reader(Box::new(br), &name)?;
+            Ok(Source::Pcap(r, Record::default()))
+        } else {
+            Ok(Source::Text(TextReader::new(br, &name)))
+        }
+    }
+
+    /// The next packet, `None` at the end.
+    pub fn next_packet(&mut self) -> Res<Option<Packet>> {
+        match self {
+            Source::Text(t) => Ok(t.read_packet()?),
+            Source::Pcap(r, rec) => {
+                if r.next_into(rec)? {
+                    Ok(Some(crate::script::pcap::packet_from_record(
+                        std::mem::take(rec),
+                    )))
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+}
+
+/// Whether bytes start like a pcap or pcapng file.
+fn is_capture(head: &[u8]) -> bool {
+    const MAGICS: [[u8; 4]; 5] = [
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+        [0x0a, 0x0d, 0x0d, 0x0a],
+    ];
+    head.len() >= 4 && MAGICS.iter().any(|m| head[..4] == *m)
+}
+
+// ---------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------
+
+/// Where packets go: text, or a capture file created at the first packet
+/// (so its link type is that packet's).
+pub enum Sink {
+    Text(TextWriter<Box<dyn Write>>, bool),
+    Capture {
+        out: Option<Box<dyn Write + Send>>,
+        name: String,
+        format: Format,
+        writer: Option<PcapWriter>,
+    },
+}
+
+impl Sink {
+    fn open(o: &OutArgs, streaming: bool) -> Res<Sink> {
+        let format = o.to.unwrap_or(match &o.output {
+            Some(p) => match p.extension().and_then(|e| e.to_str()) {
+                Some(e) if e.eq_ignore_ascii_case("pcapng") => OutFormat::Pcapng,
+                Some(e) if e.eq_ignore_ascii_case("pcap") || e.eq_ignore_ascii_case("cap") => {
+                    OutFormat::Pcap
+                }
+                _ => OutFormat::Text,
+            },
+            None => OutFormat::Text,
+        });
+        let (w, name): (Box<dyn Write + Send>, String) = match &o.output {
+            Some(p) if p != Path::new("-") => {
+                let name = p.display().to_string();
+                let f = std::fs::File::create(p).map_err(|e| {
+                    miette::Report::new(crate::text::io_error(&name, &e))
+                        .wrap_err(format!("cannot create {name}"))
+                })?;
+                (Box::new(f), name)
+            }
+            _ => (Box::new(io::stdout()), "<stdout>".to_string()),
+        };
+        Ok(match format {
+            OutFormat::Text => Sink::Text(
+                TextWriter::new(
+                    Box::new(io::BufWriter::with_capacity(1 << 16, w)),
+                    TextOptions { fields: o.fields },
+                ),
+                streaming,
+            ),
+            OutFormat::Pcap | OutFormat::Pcapng => Sink::Capture {
+                out: Some(w),
+                name,
+                format: if format == OutFormat::Pcap {
+                    Format::Pcap
+                } else {
+                    Format::PcapNg
+                },
+                writer: None,
+            },
+        })
+    }
+
+    /// Writes one packet (built first).
+    pub fn write(&mut self, p: &mut Packet) -> Res<()> {
+        match self {
+            Sink::Text(w, streaming) => {
+                w.write(p).map_err(io_report)?;
+                if *streaming {
+                    w.flush().map_err(io_report)?;
+                }
+                Ok(())
+            }
+            Sink::Capture {
+                out,
+                name,
+                format,
+                writer,
+            } => {
+                if writer.is_none()
+                    && let Some(o) = out.take()
+                {
+                    *writer = Some(PcapWriter::to_writer_named(o, name, p.linktype, *format)?);
+                }
+                if let Some(w) = writer.as_mut() {
+                    crate::script::pcap::write_packet(w, p)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Flushes (an empty capture still gets its file header).
+    pub fn finish(self) -> Res<()> {
+        match self {
+            Sink::Text(mut w, _) => w.flush().map_err(io_report),
+            Sink::Capture {
+                out,
+                name,
+                format,
+                writer,
+            } => {
+                let w = match (writer, out) {
+                    (Some(w), _) => w,
+                    (None, Some(o)) => PcapWriter::to_writer_named(
+                        o,
+                        &name,
+                        crate::packet::LINKTYPE_ETHERNET,
+                        format,
+                    )?,
+                    (None, None) => return Ok(()),
+                };
+                Ok(w.close()?)
+            }
+        }
+    }
+}
+
+fn io_report(e: io::Error) -> miette::Report {
+    miette::miette!("cannot write: {e}")
+}
+
+/// Whether input from `path` arrives as a stream (so output is flushed per packet).
+fn streaming(path: Option<&Path>) -> bool {
+    path.is_none_or(|p| p == Path::new("-"))
+}
+
+/// Reads every packet, keeps those `keep` accepts (it may edit them), writes them.
+fn pipe(input: Option<&Path>, out: &OutArgs, mut keep: impl FnMut(&mut Packet) -> bool) -> Res<u8> {
+    let mut src = Source::open(input)?;
+    let mut sink = Sink::open(out, streaming(input))?;
+    while let Some(mut p) = src.next_packet()? {
+        if keep(&mut p) {
+            sink.write(&mut p)?;
+        }
+    }
+    sink.finish()?;
+    Ok(0)
+}
+
+// ---------------------------------------------------------------------------
+// Filters
+// ---------------------------------------------------------------------------
+
+/// A tcpdump expression, or a pkttools-style field test.
+pub enum Selector {
+    Bpf(Vec<crate::filter::Insn>, bool),
+    Fields(FieldTest),
+}
+
+impl Selector {
+    pub fn new(expr: &str) -> Res<Selector> {
+        if let Some(t) = FieldTest::parse(expr) {
+            return t.map(Selector::Fields).map_err(|m| {
+                miette::miette!(
+                    help = "a field test is LAYER.FIELD==VALUE or !=, joined by &&, like arp.op==2 or ETHERNET.TYPE==0x0806",
+                    "{m}"
+                )
+            });
+        }
+        match crate::filter::compile(expr) {
+            Ok(prog) => Ok(Selector::Bpf(prog, crate::filter::runs_in_kernel(expr))),
+            Err(e) => Err(e.report(expr)),
+        }
+    }
+
+    /// Whether the selector keeps `p`.
+    pub fn selects(&self, p: &Packet) -> bool {
+        match self {
+            Selector::Bpf(prog, _) => {
+                p.linktype == crate::packet::LINKTYPE_ETHERNET
+                    && crate::filter::run(prog, p.raw_bytes(), p.wire_len() as u32) != 0
+            }
+            Selector::Fields(t) => t.matches(p),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// analyze, check
+// ---------------------------------------------------------------------------
+
+fn analyze(input: Option<&Path>) -> Res<u8> {
+    let mut src = Source::open(input)?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let stream = streaming(input);
+    let mut n = 0u64;
+    while let Some(mut p) = src.next_packet()? {
+        n += 1;
+        let mut s = format!("-- {n} --\n");
+        if let Some((sec, nsec)) = p.time {
+            s.push_str(&format!(
+                "TIME: {} {}\n",
+                crate::text::format_time(sec, nsec),
+                crate::text::ctime_utc(sec)
+            ));
+        }
+        let len = p.len();
+        s.push_str(&format!(
+            "SIZE: {len}/{}\n{}\n",
+            p.wire_len().max(len),
+            p.summary()
+        ));
+        s.push_str(&p.details());
+        s.push_str("==\n");
+        out.write_all(s.as_bytes()).map_err(io_report)?;
+        if stream {
+            out.flush().map_err(io_report)?;
+        }
+    }
+    out.flush().map_err(io_report)?;
+    Ok(0)
+}
+
+fn check(input: Option<&Path>) -> Res<u8> {
+    let mut src = Source::open(input)?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let (mut n, mut bad) = (0u64, 0u64);
+    while let Some(mut p) = src.next_packet()? {
+        n += 1;
+        p.finish();
+        let mut problems = Vec::new();
+        for i in 0..p.layers().len() {
+            if let Some(st) = p.checksum_status(i)
+                && !st.ok
+            {
+                problems.push(format!(
+                    "{} checksum {:#06x}, should be {:#06x}",
+                    p.layers()[i].proto.name,
+                    st.stored,
+                    st.correct
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            bad += 1;
+            writeln!(out, "{n}: {}: {}", p.summary(), problems.join("; ")).map_err(io_report)?;
+        }
+    }
+    out.flush().map_err(io_report)?;
+    eprintln!(
+        "{n} packet{}, {bad} with bad checksums",
+        if n == 1 { "" } else { "s" }
+    );
+    Ok(u8::from(bad > 0))
+}
+
+// ---------------------------------------------------------------------------
+// recv, send
+// ---------------------------------------------------------------------------
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Ctrl-C (and SIGTERM) end a capture cleanly: the output is flushed and
+/// the counts printed, as tcpdump does.
+fn catch_interrupts() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
+struct RecvOpts {
+    count: Option<usize>,
+    timeout: Option<f64>,
+    write: Option<PathBuf>,
+    fields: bool,
+    promisc: bool,
+    direction: Dir,
+    snaplen: u32,
+}
+
+fn recv(iface: &str, expr: &str, o: RecvOpts) -> Res<u8> {
+    let selector = if expr.trim().is_empty() {
+        None
+    } else {
+        Some(Selector::new(expr)?)
+    };
+    let timeout = match o.timeout {
+        Some(t) if !(t.is_finite() && t >= 0.0) => {
+            return Err(miette::miette!(
+                help = "give seconds, like -t 5 or -t 0.5",
+                "{t} is not a timeout"
+            ));
+        }
+        t => t.map(Duration::from_secs_f64),
+    };
+    let mut link = LiveLink::open(
+        iface,
+        LiveOptions {
+            promisc: o.promisc,
+            snaplen: o.snaplen,
+            ..LiveOptions::default()
+        },
+    )?;
+    link.set_outgoing(o.direction != Dir::In);
+    if let Some(Selector::Bpf(prog, true)) = &selector {
+        link.set_filter(Some(&crate::filter::to_sock_filters(prog)))?;
+    }
+    let out = OutArgs {
+        output: o.write.clone(),
+        to: match &o.write {
+            Some(p) if crate::pcap::Format::from_path(p) == Format::PcapNg => {
+                Some(OutFormat::Pcapng)
+            }
+            Some(_) => Some(OutFormat::Pcap),
+            None => None,
+        },
+        fields: o.fields,
+    };
+    let mut sink = Sink::open(&out, true)?;
+    catch_interrupts();
+    let copts = crate::net::CaptureOptions {
+        count: o.count,
+        timeout,
+        stop: Some(&STOP),
+    };
+    let dir = o.direction;
+    let mut kept = 0u64;
+    let res = crate::net::capture(&mut link, &copts, |mut p| -> Res<crate::net::Flow> {
+        let outgoing = p.direction == Some(crate::packet::Direction::Outgoing);
+        if (dir == Dir::Out && !outgoing) || selector.as_ref().is_some_and(|s| !s.selects(&p)) {
+            return Ok(crate::net::Flow::Skip);
+        }
+        sink.write(&mut p)?;
+        kept += 1;
+        Ok(crate::net::Flow::Keep)
+    });
+    let stats = match res {
+        Ok(s) => s,
+        Err(crate::net::CaptureError::Link(e)) => return Err(e.into()),
+        Err(crate::net::CaptureError::Callback(e)) => return Err(e),
+    };
+    sink.finish()?;
+    eprintln!(
+        "{kept} packet{} captured on {iface}, {} dropped by the kernel",
+        if kept == 1 { "" } else { "s" },
+        stats.dropped
+    );
+    Ok(0)
+}
+
+fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat: u64) -> Res<u8> {
+    if let Some(r) = pps
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(miette::miette!(
+            help = "give a positive rate, like --pps 1000",
+            "{r} is not a rate"
+        ));
+    }
+    let mut src = Source::open(input)?;
+    let mut link = LiveLink::open(
+        iface,
+        LiveOptions {
+            buffer_bytes: 0,
+            ..LiveOptions::default()
+        },
+    )?;
+    catch_interrupts();
+    let start = Instant::now();
+    // When packet `idx` is due, `rel` seconds after the first packet's
+    // recorded time, in a round that starts `base` seconds in.
+    let due = |idx: u64, rel: Option<f64>, base: f64| -> Option<f64> {
+        match pps {
+            Some(r) => Some(idx as f64 / r),
+            None if fast => None,
+            None => rel.map(|x| base + x),
+        }
+    };
+    let wait = |at: Option<f64>| {
+        if let Some(at) = at {
+            let now = start.elapsed().as_secs_f64();
+            if at > now {
+                std::thread::sleep(Duration::from_secs_f64(at - now));
+            }
+        }
+    };
+    let mut sent = 0u64;
+    let mut idx = 0u64;
+    let mut first: Option<(i64, u32)> = None;
+    // Read as they are sent, so a pipe streams; --loop keeps them for later rounds.
+    let mut kept: Vec<(Vec<u8>, Option<f64>)> = Vec::new();
+    let mut batch: Vec<Vec<u8>> = Vec::new();
+    let mut span = 0f64;
+    while let Some(mut p) = src.next_packet()? {
+        if STOP.load(Ordering::Relaxed) {
+            break;
+        }
+        let bytes = p.bytes().to_vec();
+        let rel = p.time.map(|t| {
+            let f = *first.get_or_insert(t);
+            ((t.0 - f.0) as f64 + (f64::from(t.1) - f64::from(f.1)) / 1e9).max(0.0)
+        });
+        span = span.max(rel.unwrap_or(0.0));
+        if fast {
+            batch.push(bytes.clone());
+            if batch.len() == 64 {
+                sent += flush_batch(&mut link, &mut batch)?;
+            }
+        } else {
+            wait(due(idx, rel, 0.0));
+            link.send(&bytes)?;
+            sent += 1;
+        }
+        idx += 1;
+        if repeat > 1 {
+            kept.push((bytes, rel));
+        }
+    }
+    sent += flush_batch(&mut link, &mut batch)?;
+    // Each later round starts where the one before ended.
+    let round = start.elapsed().as_secs_f64().max(span);
+    for r in 1..repeat {
+        for (bytes, rel) in &kept {
+            if STOP.load(Ordering::Relaxed) {
+                break;
+            }
+            if fast {
+                batch.push(bytes.clone());
+                if batch.len() == 64 {
+                    sent += flush_batch(&mut link, &mut batch)?;
+                }
+            } else {
+                wait(due(idx, *rel, round * r as f64));
+                link.send(bytes)?;
+                sent += 1;
+            }
+            idx += 1;
+        }
+        sent += flush_batch(&mut link, &mut batch)?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "{sent} packet{} sent on {iface} in {secs:.3} s",
+        if sent == 1 { "" } else { "s" }
+    );
+    Ok(0)
+}
+
+fn flush_batch(link: &mut LiveLink, batch: &mut Vec<Vec<u8>>) -> Res<u64> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let refs: Vec<&[u8]> = batch.iter().map(|b| b.as_slice()).collect();
+    let n = link.send_batch(&refs)?;
+    batch.clear();
+    Ok(n as u64)
+}
