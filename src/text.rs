@@ -58,7 +58,24 @@ pub fn write_block(out: &mut String, n: u64, p: &mut Packet, opts: TextOptions) 
     let _ = writeln!(out, "SIZE: {captured}/{}", p.wire_len().max(captured));
     out.push_str(&crate::packet::hexdump(p.raw_bytes()));
     if opts.fields {
-        write_fields(out, p);
+        // Field lines describe the layers the bytes dissect to, which is
+        // what reading them back sees (a built packet's layers may differ:
+        // a fragment's payload, a type field pinned to something else).
+        let same = {
+            let d = Packet::dissect(p.raw_bytes().to_vec(), p.linktype);
+            let same = d.layers().len() == p.layers().len()
+                && d.layers()
+                    .iter()
+                    .zip(p.layers())
+                    .all(|(a, b)| a.proto == b.proto && a.off == b.off && a.len == b.len);
+            if !same {
+                write_fields(out, &d);
+            }
+            same
+        };
+        if same {
+            write_fields(out, p);
+        }
     }
     out.push_str("==\n");
 }
@@ -748,7 +765,9 @@ impl<R: BufRead> TextReader<R> {
 
     /// Builds the packet: the bytes, then the field lines that differ from them.
     fn finish_block(&mut self, b: Block, end: Option<&Line>) -> Result<Packet, TextError> {
-        if !b.any_hex {
+        if !b.any_hex && b.size.is_some_and(|(cap, _)| cap == 0) {
+            // An empty packet: its block has SIZE: 0/N and no hex lines.
+        } else if !b.any_hex {
             let l = end.or(b.start.as_ref()).cloned().unwrap_or(Line {
                 no: self.line_no,
                 offset: self.offset,
@@ -768,19 +787,25 @@ impl<R: BufRead> TextReader<R> {
             let orig = if cap == len { orig } else { len + (orig - cap) };
             p.set_orig_len(u32::try_from(orig).unwrap_or(u32::MAX));
         }
-        for fl in &b.fields {
-            self.apply_field(&mut p, fl)?;
+        if !b.fields.is_empty() {
+            // Lines are compared with the hex's packet, so a line that an
+            // earlier edit made stale (the old ICMP layout's fields after a
+            // type change) is not taken for an edit.
+            let orig = p.clone();
+            for fl in &b.fields {
+                self.apply_field(&orig, &mut p, fl)?;
+            }
         }
         self.count += 1;
         Ok(p)
     }
 
-    fn apply_field(&self, p: &mut Packet, fl: &FieldLine) -> Result<(), TextError> {
+    fn apply_field(&self, orig: &Packet, p: &mut Packet, fl: &FieldLine) -> Result<(), TextError> {
         let line = &fl.line;
         let lname = &line.text[fl.layer.clone()];
         let fname = &line.text[fl.field.clone()];
-        let idx = find_layer(p, lname, fl.nth).ok_or_else(|| {
-            let present = p.layer_names().join(" / ");
+        let idx = find_layer(orig, lname, fl.nth).ok_or_else(|| {
+            let present = orig.layer_names().join(" / ");
             let (msg, help) = match layers::find_proto(lname) {
                 Some(proto) if fl.nth > 1 => (
                     format!("this packet has no {} layer number {}", proto.name, fl.nth),
@@ -801,8 +826,8 @@ impl<R: BufRead> TextReader<R> {
             };
             line.err(&self.name, fl.layer.clone(), msg, Some(help))
         })?;
-        let proto = p.layers()[idx].proto;
-        let hdr = p.header(idx);
+        let proto = orig.layers()[idx].proto;
+        let hdr = orig.header(idx);
         let fi = find_field(proto, fname, hdr).ok_or_else(|| {
             let present: Vec<&str> = proto
                 .fields
@@ -834,9 +859,11 @@ impl<R: BufRead> TextReader<R> {
             _ => Input::Str(strip_note(vtext)),
         };
         let value = layers::parse_value(proto, f, &input).map_err(verr)?;
-        if f.present(hdr) && p.field_captured(idx, fi) && layers::get_value(f, hdr) == value {
+        if orig.field_captured(idx, fi) && layers::get_value(f, hdr) == value {
             return Ok(());
         }
+        // The field as the edited header lays it out now.
+        let fi = find_field(proto, fname, p.header(idx)).unwrap_or(fi);
         p.set(idx, fi, &input).map_err(verr)
     }
 }

@@ -208,3 +208,132 @@ fn mutated_real_frames_never_panic() {
         }
     }
 }
+
+// ---- the text format -----------------------------------------------------------
+
+use pktscript::text::{self, TextOptions};
+
+const FIELDS: TextOptions = TextOptions { fields: true };
+
+/// Text → packet → text is identical, and the bytes are exactly the packet's.
+fn text_round_trip(p: &mut Packet, what: &str) {
+    let t = text::to_text(p, FIELDS);
+    let mut back = text::parse_text(&t, "t")
+        .unwrap_or_else(|e| panic!("{what}: {e}\n{t}"))
+        .remove(0);
+    assert_eq!(back.raw_bytes(), p.raw_bytes(), "{what}\n{t}");
+    assert!(
+        !back.is_dirty(),
+        "{what}: field lines that agree edited\n{t}"
+    );
+    assert_eq!(text::to_text(&mut back, FIELDS), t, "{what}");
+    let plain = text::to_text(p, TextOptions::default());
+    let back = text::parse_text(&plain, "t").unwrap().remove(0);
+    assert_eq!(back.raw_bytes(), p.raw_bytes(), "{what} without fields");
+}
+
+#[test]
+fn built_packets_round_trip_through_text() {
+    let mut rng = Rng(0x5eed_0f7e_c7);
+    for n in 0..2000 {
+        let mut p = random_packet(&mut rng);
+        p.time = Some((
+            rng.below(2_000_000_000) as i64,
+            rng.below(1_000_000_000) as u32,
+        ));
+        p.finish();
+        text_round_trip(&mut p, &format!("packet {n}"));
+    }
+}
+
+#[test]
+fn arbitrary_bytes_round_trip_through_text() {
+    let mut rng = Rng(4242);
+    for n in 0..5000 {
+        let len = rng.below(150) as usize;
+        let mut data = rng.bytes(len);
+        if len >= 14 && rng.below(2) == 0 {
+            let t: [u8; 2] = [[0x08, 0x00], [0x08, 0x06], [0x81, 0x00]][rng.below(3) as usize];
+            data[12..14].copy_from_slice(&t);
+            if len > 24 && t == [0x08, 0x00] {
+                data[14] = 0x40 | (data[14] & 0x0f);
+                data[23] = [1u8, 6, 17][rng.below(3) as usize];
+            }
+        }
+        let mut p = Packet::parse(&data);
+        text_round_trip(&mut p, &format!("frame {n}: {data:02x?}"));
+    }
+}
+
+/// Changing a field line does what the same assignment in a script does.
+#[test]
+fn field_line_edits_equal_script_assignments() {
+    let mut rng = Rng(99);
+    let mut edited = 0;
+    for n in 0..2000 {
+        let mut built = random_packet(&mut rng);
+        let mut p = Packet::parse(built.bytes());
+        let t = text::to_text(&mut p, FIELDS);
+        // A random field of a layer that is the first of its protocol.
+        let idx = rng.below(p.layers().len() as u64) as usize;
+        let proto = p.layers()[idx].proto;
+        if p.layers()[..idx].iter().any(|l| l.proto == proto) || proto.name == "Raw" {
+            continue;
+        }
+        let fi = rng.below(proto.fields.len() as u64) as usize;
+        let f = &proto.fields[fi];
+        if !p.field_present(idx, fi) || matches!(f.kind, Kind::Bytes | Kind::Ipv6) {
+            continue;
+        }
+        let v = match f.kind {
+            Kind::Mac => Value::Mac(rng.bytes(6).try_into().unwrap()),
+            Kind::Ipv4 => Value::Ipv4(rng.bytes(4).try_into().unwrap()),
+            _ => Value::Int(rng.next() & ((1u64 << f.bits.min(63)) - 1)),
+        };
+        let shown = layers::format_value(f, &v);
+        let shown = shown.split(" (").next().unwrap().to_string();
+        let prefix = format!("{}.{}:", proto.accessor, f.name);
+        assert_eq!(
+            t.lines().filter(|l| l.starts_with(&prefix)).count(),
+            1,
+            "packet {n}: one line for {prefix}\n{t}"
+        );
+        let new_text: String = t
+            .lines()
+            .map(|l| {
+                if l.starts_with(&prefix) {
+                    format!("{prefix} {shown}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        let mut by_text = text::parse_text(&new_text, "t")
+            .unwrap_or_else(|e| panic!("packet {n}: {e}\n{new_text}"))
+            .remove(0);
+        let mut by_script = p.clone();
+        let input_bytes;
+        let input = match &v {
+            Value::Int(x) => Input::Int(*x as i64),
+            Value::Mac(m) => {
+                input_bytes = m.to_vec();
+                Input::Bytes(&input_bytes)
+            }
+            Value::Ipv4(a) => {
+                input_bytes = a.to_vec();
+                Input::Bytes(&input_bytes)
+            }
+            _ => unreachable!(),
+        };
+        by_script.set(idx, fi, &input).unwrap();
+        assert_eq!(
+            by_text.bytes(),
+            by_script.bytes(),
+            "packet {n}: {}.{} = {shown}\n{new_text}",
+            proto.name,
+            f.name
+        );
+        edited += 1;
+    }
+    assert!(edited > 500, "only {edited} edits tried");
+}
