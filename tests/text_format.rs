@@ -455,11 +455,10 @@ fn field_tests_select_like_pkttools_filters() {
         .unwrap();
     assert_eq!(ps.iter().filter(|p| t.matches(p)).count(), 1);
     assert!(
-        text::FieldTest::parse("ip.ttl == 3")
+        !text::FieldTest::parse("ip.ttl == 3")
             .unwrap()
             .unwrap()
             .matches(&ps[0])
-            == false
     );
     assert!(text::FieldTest::parse("arp and host 10.0.2.2").is_none());
     let e = text::FieldTest::parse("arp.op == 99999")
