@@ -264,6 +264,15 @@ impl<W: Write> TextWriter<W> {
         self.count
     }
 
+    /// Changes what the next blocks hold.
+    pub fn set_options(&mut self, opts: TextOptions) {
+        self.opts = opts;
+    }
+
+    pub fn options(&self) -> TextOptions {
+        self.opts
+    }
+
     pub fn into_inner(self) -> W {
         self.out
     }
@@ -457,6 +466,7 @@ pub struct TextReader<R: BufRead> {
     buf: String,
     done: bool,
     count: u64,
+    saw_fields: bool,
 }
 
 impl<R: BufRead> TextReader<R> {
@@ -471,12 +481,19 @@ impl<R: BufRead> TextReader<R> {
             buf: String::new(),
             done: false,
             count: 0,
+            saw_fields: false,
         }
     }
 
     /// Packets read so far.
     pub fn count(&self) -> u64 {
         self.count
+    }
+
+    /// Whether a packet read so far had field lines (so a tool in the
+    /// middle of a pipeline keeps writing them).
+    pub fn saw_fields(&self) -> bool {
+        self.saw_fields
     }
 
     fn next_line(&mut self) -> Result<Option<Line>, TextError> {
@@ -788,6 +805,7 @@ impl<R: BufRead> TextReader<R> {
             p.set_orig_len(u32::try_from(orig).unwrap_or(u32::MAX));
         }
         if !b.fields.is_empty() {
+            self.saw_fields = true;
             // Lines are compared with the hex's packet, so a line that an
             // earlier edit made stale (the old ICMP layout's fields after a
             // type change) is not taken for an edit.

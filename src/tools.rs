@@ -274,6 +274,11 @@ impl Source {
         }
     }
 
+    /// Whether the input is text with field lines.
+    pub fn has_fields(&self) -> bool {
+        matches!(self, Source::Text(t) if t.saw_fields())
+    }
+
     /// The next packet, `None` at the end.
     pub fn next_packet(&mut self) -> Res<Option<Packet>> {
         match self {
@@ -363,6 +368,15 @@ impl Sink {
         })
     }
 
+    /// Writes field lines from now on (text only).
+    pub fn keep_fields(&mut self) {
+        if let Sink::Text(w, _) = self
+            && !w.options().fields
+        {
+            w.set_options(TextOptions { fields: true });
+        }
+    }
+
     /// Writes one packet (built first).
     pub fn write(&mut self, p: &mut Packet) -> Res<()> {
         match self {
@@ -432,6 +446,10 @@ fn pipe(input: Option<&Path>, out: &OutArgs, mut keep: impl FnMut(&mut Packet) -
     let mut src = Source::open(input)?;
     let mut sink = Sink::open(out, streaming(input))?;
     while let Some(mut p) = src.next_packet()? {
+        if src.has_fields() {
+            // Text with field lines keeps them through the pipeline.
+            sink.keep_fields();
+        }
         if keep(&mut p) {
             sink.write(&mut p)?;
         }
