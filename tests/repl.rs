@@ -157,3 +157,43 @@ fn interactive_runs_a_script_first() {
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
 }
+
+#[test]
+fn edit_in_the_editor_and_again_after_a_mistake() {
+    let state = state_dir("edit");
+    // An "editor" that makes a mistake the first time and gets it right the second.
+    let editor = state.join("ed.sh");
+    std::fs::write(
+        &editor,
+        format!(
+            "#!/bin/sh\nif [ -e {0}/once ]; then sed -i 's/^ip.ttl: .*/ip.ttl: 7/' \"$1\"; \
+             else touch {0}/once; sed -i 's/^ip.ttl: .*/ip.ttl: 999/' \"$1\"; fi\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pktscript"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("XDG_STATE_HOME", &state)
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .env_remove("VISUAL")
+        .env("EDITOR", format!("sh {}", editor.display()));
+    let mut p = spawn_command(c, Some(15_000)).expect("spawn pktscript");
+    p.exp_string("pkt> ").unwrap();
+    line(
+        &mut p,
+        r#"let q = edit(read_pcap("scripts/data/echo.pcap")[1]);"#,
+    );
+    p.exp_string("999 is out of range for ip.ttl").unwrap();
+    p.exp_string("Edit again? [Y/n]").unwrap();
+    p.send_line("y").unwrap();
+    p.exp_string("pkt> ").unwrap();
+    line(&mut p, "q.ip.ttl");
+    p.exp_string("7").unwrap();
+    line(&mut p, "q.bad_checksums().len() + 100");
+    p.exp_string("100").unwrap();
+    settle();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+}

@@ -24,6 +24,7 @@ pub const GROUPS: &[&str] = &[
     "fields",
     "display",
     "pcap",
+    "text",
     "network",
     "tests",
     "utilities",
@@ -232,6 +233,37 @@ pub static FUNCTIONS: &[FnDoc] = &[
         "rewrite_pcap",
         "rewrite_pcap(in, out, #{\"ip.ttl\": 63, ...}) -> #{read, changed}",
         "Copies a capture, setting the named fields in every packet that has the layer."
+    ),
+    // text
+    f!(
+        "text",
+        "to_text",
+        "p.to_text([#{fields: true}]) -> string; to_text(packets [, #{fields: true}]) -> string",
+        "The packet (or packets, numbered) in the text format of docs/text-format.md, pkttools' dump: TIME, SIZE, hex lines, and with `fields: true` one `layer.field: value` line per field."
+    ),
+    f!(
+        "text",
+        "parse_text",
+        "parse_text(text) -> array of packets",
+        "Reads packets from text: the hex lines are the bytes; a field line whose value differs from them is applied as an edit, and lengths and checksums follow unless the edited line was one. Reads pkttools' dumps too."
+    ),
+    f!(
+        "text",
+        "read_text",
+        "read_text(path) -> array of packets",
+        "Reads a text file of packets (as parse_text); errors name the file, line and column."
+    ),
+    f!(
+        "text",
+        "write_text",
+        "write_text(path, packets [, #{fields: true}]) -> int; write_text(path, p [, opts]) -> int",
+        "Writes packets to a text file, pkttools' format; returns how many."
+    ),
+    f!(
+        "text",
+        "edit",
+        "edit(p) -> Packet; edit(packets) -> array",
+        "Opens the packet's text, field lines included, in $VISUAL or $EDITOR (else vi) and returns it as edited; unchanged if the text is. On a terminal, text that does not parse is shown with the error and can be edited again."
     ),
     // network
     f!(
@@ -531,6 +563,15 @@ pub fn help_for(name: &str) -> Option<String> {
     layer(name).map(layer_text)
 }
 
+/// The layer name pkttools writes before its field names.
+fn pkttools_layer(p: &Proto) -> String {
+    if p.name == "Ether" {
+        "ETHERNET".to_string()
+    } else {
+        p.name.to_ascii_uppercase()
+    }
+}
+
 fn md_escape(s: &str) -> String {
     s.replace('|', "\\|")
 }
@@ -579,7 +620,10 @@ pub fn reference_markdown() -> String {
                 f.kind.type_name(),
                 auto_name(&f.auto),
                 md_escape(&field_default(p, f)),
-                md_escape(f.doc)
+                md_escape(&match f.pkttools {
+                    Some(a) => format!("{} (pkttools: `{}.{a}`)", f.doc, pkttools_layer(p)),
+                    None => f.doc.to_string(),
+                })
             );
         }
     }
