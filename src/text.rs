@@ -383,16 +383,31 @@ impl miette::Diagnostic for TextError {
 impl miette::SourceCode for TextError {
     fn read_span<'a>(
         &'a self,
-        _span: &miette::SourceSpan,
-        _before: usize,
+        span: &miette::SourceSpan,
+        before: usize,
         _after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        // Without context lines miette asks for the span itself (to name
+        // its line and column in the header): start there. With context,
+        // the whole line, as miette's own sources give it.
+        let (start, col) = if before == 0 {
+            let mut at = span
+                .offset()
+                .saturating_sub(self.line_offset)
+                .min(self.text.len());
+            while !self.text.is_char_boundary(at) {
+                at -= 1;
+            }
+            (at, self.text[..at].chars().count())
+        } else {
+            (0, 0)
+        };
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.clone(),
-            self.text.as_bytes(),
-            (self.line_offset, self.text.len()).into(),
+            &self.text.as_bytes()[start..],
+            (self.line_offset + start, self.text.len() - start).into(),
             self.line.saturating_sub(1),
-            0,
+            col,
             1,
         )))
     }

@@ -676,6 +676,12 @@ fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat:
             "{r} is not a rate"
         ));
     }
+    // A file is read through once first, so a mistake in its last packet
+    // is reported before anything is sent; a pipe is sent as it comes.
+    if !streaming(input) {
+        let mut check = Source::open(input)?;
+        while check.next_packet()?.is_some() {}
+    }
     let mut src = Source::open(input)?;
     let mut link = LiveLink::open(
         iface,
@@ -710,7 +716,18 @@ fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat:
     let mut kept: Vec<(Vec<u8>, Option<f64>)> = Vec::new();
     let mut batch: Vec<Vec<u8>> = Vec::new();
     let mut span = 0f64;
-    while let Some(mut p) = src.next_packet()? {
+    loop {
+        let mut p = match src.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(e) => {
+                sent += flush_batch(&mut link, &mut batch)?;
+                return Err(e.wrap_err(format!(
+                    "{sent} packet{} sent on {iface} before this error",
+                    if sent == 1 { "" } else { "s" }
+                )));
+            }
+        };
         if STOP.load(Ordering::Relaxed) {
             break;
         }

@@ -347,7 +347,7 @@ fn err_at(s: &str, line: usize, col: usize, contains: &str) {
     );
     // Reports render with the line and a marker under the column.
     let r = format!("{:?}", miette::Report::new(e.clone()));
-    assert!(r.contains(&format!("t:{line}:{col}")), "{r}");
+    assert!(r.contains(&format!("[t:{line}:{col}]")), "{r}");
 }
 
 const ARP: &str = "-- 1 --\n\
