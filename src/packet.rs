@@ -808,7 +808,8 @@ impl Layer {
     }
 }
 
-fn unknown_field(proto: &Proto, name: &str, hdr: &[u8]) -> FieldError {
+/// "IPv4 has no field `tll`", with the fields this header has and the closest name.
+pub fn unknown_field(proto: &Proto, name: &str, hdr: &[u8]) -> FieldError {
     let present: Vec<&str> = proto
         .fields
         .iter()

@@ -862,22 +862,8 @@ impl<R: BufRead> TextReader<R> {
         let proto = orig.layers()[idx].proto;
         let hdr = orig.header(idx);
         let fi = find_field(proto, fname, hdr).ok_or_else(|| {
-            let present: Vec<&str> = proto
-                .fields
-                .iter()
-                .filter(|f| f.present(hdr))
-                .map(|f| f.name)
-                .collect();
-            let mut help = format!("{} fields: {}", proto.name, present.join(", "));
-            if let Some(c) = layers::closest(fname, proto.fields.iter().map(|f| f.name)) {
-                help = format!("did you mean `{c}`? {help}");
-            }
-            line.err(
-                &self.name,
-                fl.field.clone(),
-                format!("{} has no field `{fname}`", proto.name),
-                Some(help),
-            )
+            let e = crate::packet::unknown_field(proto, fname, hdr);
+            line.err(&self.name, fl.field.clone(), e.message, e.help)
         })?;
         let f = &proto.fields[fi];
         let raw = &line.text[fl.value.clone()];

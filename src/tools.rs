@@ -38,33 +38,7 @@ enum Cmd {
     #[command(
         after_help = "Examples:\n  pktscript recv eth0 arp\n  pktscript recv eth0 -c 10 -w ten.pcap 'icmp and host 198.18.0.2'\n  pktscript recv eth0 'ETHERNET.TYPE==0x0806'      (a pkttools-style field test)\n\nStops after -c packets, -t seconds, or Ctrl-C. Promiscuous mode stays off unless --promisc."
     )]
-    Recv {
-        /// The interface to capture on
-        iface: String,
-        /// A tcpdump filter expression (several words are joined), or a field test like arp.op==2
-        filter: Vec<String>,
-        /// Stop after N packets
-        #[arg(short = 'c', long, value_name = "N")]
-        count: Option<usize>,
-        /// Stop after SECONDS
-        #[arg(short = 't', long, value_name = "SECONDS")]
-        timeout: Option<f64>,
-        /// Write a capture file instead of text (pcap, or pcapng by its name)
-        #[arg(short = 'w', long = "write", value_name = "FILE")]
-        write: Option<PathBuf>,
-        /// Also write one line per field after the hex
-        #[arg(short = 'a', long)]
-        fields: bool,
-        /// Turn promiscuous mode on while capturing
-        #[arg(long)]
-        promisc: bool,
-        /// Direction: in, out or inout (as tcpdump -Q)
-        #[arg(short = 'Q', long, value_enum, default_value_t = Dir::Inout)]
-        direction: Dir,
-        /// Bytes kept of each frame
-        #[arg(short = 's', long, value_name = "BYTES", default_value_t = 262_144)]
-        snaplen: u32,
-    },
+    Recv(RecvArgs),
     /// Send packets (text, pcap or pcapng from FILE or stdin) on an interface
     #[command(
         after_help = "Examples:\n  pktscript send eth0 probe.txt\n  pktscript recv eth0 -c 5 | pktscript send eth1 --fast\n\nBy default the packets keep their recorded spacing (TIME lines, pcap timestamps)."
@@ -121,6 +95,35 @@ enum Cmd {
         #[command(flatten)]
         out: OutArgs,
     },
+}
+
+#[derive(Args, Debug)]
+struct RecvArgs {
+    /// The interface to capture on
+    iface: String,
+    /// A tcpdump filter expression (several words are joined), or a field test like arp.op==2
+    filter: Vec<String>,
+    /// Stop after N packets
+    #[arg(short = 'c', long, value_name = "N")]
+    count: Option<usize>,
+    /// Stop after SECONDS
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+    /// Write a capture file instead of text (pcap, or pcapng by its name)
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Also write one line per field after the hex
+    #[arg(short = 'a', long)]
+    fields: bool,
+    /// Turn promiscuous mode on while capturing
+    #[arg(long)]
+    promisc: bool,
+    /// Direction: in, out or inout (as tcpdump -Q)
+    #[arg(short = 'Q', long, value_enum, default_value_t = Dir::Inout)]
+    direction: Dir,
+    /// Bytes kept of each frame
+    #[arg(short = 's', long, value_name = "BYTES", default_value_t = 262_144)]
+    snaplen: u32,
 }
 
 #[derive(Args, Debug)]
@@ -183,29 +186,7 @@ type Res<T> = Result<T, miette::Report>;
 
 fn run(cmd: Cmd) -> Res<u8> {
     match cmd {
-        Cmd::Recv {
-            iface,
-            filter,
-            count,
-            timeout,
-            write,
-            fields,
-            promisc,
-            direction,
-            snaplen,
-        } => recv(
-            &iface,
-            &filter.join(" "),
-            RecvOpts {
-                count,
-                timeout,
-                write,
-                fields,
-                promisc,
-                direction,
-                snaplen,
-            },
-        ),
+        Cmd::Recv(args) => recv(&args),
         Cmd::Send {
             iface,
             file,
@@ -587,21 +568,13 @@ fn catch_interrupts() {
     }
 }
 
-struct RecvOpts {
-    count: Option<usize>,
-    timeout: Option<f64>,
-    write: Option<PathBuf>,
-    fields: bool,
-    promisc: bool,
-    direction: Dir,
-    snaplen: u32,
-}
-
-fn recv(iface: &str, expr: &str, o: RecvOpts) -> Res<u8> {
+fn recv(o: &RecvArgs) -> Res<u8> {
+    let iface = o.iface.as_str();
+    let expr = o.filter.join(" ");
     let selector = if expr.trim().is_empty() {
         None
     } else {
-        Some(Selector::new(expr)?)
+        Some(Selector::new(&expr)?)
     };
     let timeout = match o.timeout {
         Some(t) if !(t.is_finite() && t >= 0.0) => {

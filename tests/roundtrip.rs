@@ -149,21 +149,27 @@ fn ones_complement(b: &[u8]) -> u16 {
     sum as u16
 }
 
+/// Steers half the random frames into the interesting protocols: IPv4
+/// (with ICMP, TCP or UDP), ARP or 802.1Q.
+fn steer(rng: &mut Rng, data: &mut [u8]) {
+    let len = data.len();
+    if len >= 14 && rng.below(2) == 0 {
+        let t: [u8; 2] = [[0x08, 0x00], [0x08, 0x06], [0x81, 0x00]][rng.below(3) as usize];
+        data[12..14].copy_from_slice(&t);
+        if len > 24 && t == [0x08, 0x00] {
+            data[14] = 0x40 | (data[14] & 0x0f);
+            data[23] = [1u8, 6, 17][rng.below(3) as usize];
+        }
+    }
+}
+
 #[test]
 fn arbitrary_bytes_dissect_exactly_and_never_panic() {
     let mut rng = Rng(12345);
     for n in 0..20000 {
         let len = rng.below(120) as usize;
         let mut data = rng.bytes(len);
-        // Steer some frames into the interesting protocols.
-        if len >= 14 && rng.below(2) == 0 {
-            let t: [u8; 2] = [[0x08, 0x00], [0x08, 0x06], [0x81, 0x00]][rng.below(3) as usize];
-            data[12..14].copy_from_slice(&t);
-            if len > 24 && t == [0x08, 0x00] {
-                data[14] = 0x40 | (data[14] & 0x0f);
-                data[23] = [1u8, 6, 17][rng.below(3) as usize];
-            }
-        }
+        steer(&mut rng, &mut data);
         let mut p = Packet::parse(&data);
         assert_eq!(p.bytes(), &data[..], "frame {n}");
         let _ = p.summary();
@@ -252,14 +258,7 @@ fn arbitrary_bytes_round_trip_through_text() {
     for n in 0..5000 {
         let len = rng.below(150) as usize;
         let mut data = rng.bytes(len);
-        if len >= 14 && rng.below(2) == 0 {
-            let t: [u8; 2] = [[0x08, 0x00], [0x08, 0x06], [0x81, 0x00]][rng.below(3) as usize];
-            data[12..14].copy_from_slice(&t);
-            if len > 24 && t == [0x08, 0x00] {
-                data[14] = 0x40 | (data[14] & 0x0f);
-                data[23] = [1u8, 6, 17][rng.below(3) as usize];
-            }
-        }
+        steer(&mut rng, &mut data);
         let mut p = Packet::parse(&data);
         text_round_trip(&mut p, &format!("frame {n}: {data:02x?}"));
     }

@@ -17,10 +17,9 @@ mod netns;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use netns::{Lan, collect};
+use netns::{Lan, Run, collect};
 use pktscript::link::{Direction, Frame, Link, LiveOptions};
 use pktscript::pcap::{Format, PcapWriter};
 
@@ -28,24 +27,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_pktscript");
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// What a command printed and how it ended.
-#[derive(Debug)]
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            status: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
 }
 
 /// Runs pktscript with `args` in host `i`'s namespace, from the crate root.

@@ -14,11 +14,11 @@ mod netns;
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use netns::{Lan, mac_str};
+use netns::{Lan, Run, mac_str};
 use pktscript::link::{Frame, Link, LiveLink};
 use pktscript::pcap::{Format, PcapReader};
 
@@ -31,24 +31,6 @@ const EXP: u16 = 0x88b5;
 // ---------------------------------------------------------------------------
 // Running the tools
 // ---------------------------------------------------------------------------
-
-/// What a command printed and how it ended.
-#[derive(Debug)]
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            status: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
 
 /// A scratch directory for one test, removed when dropped.
 struct TempDir(PathBuf);
