@@ -86,7 +86,7 @@ enum Cmd {
         /// The expression (quote it; several words are joined)
         #[arg(required = true, num_args = 1..)]
         expr: Vec<String>,
-        /// Input file: -r FILE (default: standard input)
+        /// Input file (default: standard input; a last EXPR word naming a file is taken as the input too)
         #[arg(short = 'r', long = "read", value_name = "FILE")]
         input: Option<PathBuf>,
         /// Keep the packets the expression does not select
@@ -208,11 +208,19 @@ fn run(cmd: Cmd) -> Res<u8> {
             pipe(io.input.as_deref(), &o, |_| true)
         }
         Cmd::Filter {
-            expr,
-            input,
+            mut expr,
+            mut input,
             invert,
             out,
         } => {
+            // `pktscript filter arp x.pcap`: a last word naming a file is the
+            // input, as for the other tools (no filter word names a file).
+            if input.is_none()
+                && expr.len() > 1
+                && expr.last().is_some_and(|w| Path::new(w).is_file())
+            {
+                input = expr.pop().map(PathBuf::from);
+            }
             let sel = Selector::new(&expr.join(" "))?;
             pipe(input.as_deref(), &out, |p| sel.selects(p) != invert)
         }
@@ -233,6 +241,11 @@ impl Source {
     /// Opens `path` (or standard input for `None` or `-`), telling pcap and
     /// pcapng from text by the first bytes.
     pub fn open(path: Option<&Path>) -> Res<Source> {
+        if streaming(path) && std::io::IsTerminal::is_terminal(&io::stdin()) {
+            eprintln!(
+                "pktscript: reading packets from standard input (text, pcap or pcapng); Ctrl-D ends"
+            );
+        }
         let (reader, name): (Box<dyn Read + Send>, String) = match path {
             None => (Box::new(io::stdin()), "<stdin>".to_string()),
             Some(p) if p == Path::new("-") => (Box::new(io::stdin()), "<stdin>".to_string()),
