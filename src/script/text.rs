@@ -131,13 +131,19 @@ fn edit_packets(orig: Vec<Packet>) -> R<Vec<Packet>> {
     let mut body = String::from(EDIT_HEADER);
     body.push_str(&array_text(orig.clone(), fields));
     let path = temp_path();
-    let result = (|| {
-        std::fs::write(&path, &body).map_err(|e| {
+    // A new file (O_EXCL), so a link planted in a shared /tmp is not followed.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, body.as_bytes()))
+        .map_err(|e| {
             err_msg(format!(
                 "cannot write the temporary file {}: {e}",
                 path.display()
             ))
         })?;
+    let result = (|| {
         loop {
             run_editor(&path)?;
             let edited = std::fs::read_to_string(&path)
