@@ -7,8 +7,12 @@
 # What is measured (host A sends, host B receives or answers):
 #   1. sending FRAMES 60-byte frames A -> B: pktscript `sendp(array)` (the
 #      call alone, timed in the script), trafgen (the process, wall time),
-#      `tcpreplay --topspeed` (its own figure); B's kernel counter of frames
-#      received says whether all arrived;
+#      `tcpreplay --topspeed` and `pktscript send --fast` on the same pcap
+#      (their own figures); B's kernel counter of frames received says
+#      whether all arrived;
+#   1b. replaying a capture of mixed frames (bench/data/mixed-100k.pcap, made
+#      by bench/run.sh, else generated here) REPLAY_LOOPS times: `tcpreplay
+#      --topspeed` and `pktscript send --fast`, counted at the switch port;
 #   2. round trips A <-> B: an ARP who-has (srp1) and an ICMP echo (sr1),
 #      TRIES times with pktscript, SCAPY_TRIES times with Scapy; the
 #      round-trip time is the reply's kernel receive time minus the request's
@@ -21,6 +25,7 @@
 #   TRIES        pktscript round trips (default 1000)
 #   SCAPY_TRIES  Scapy round trips (default 100)
 #   TRAFGEN_CPUS trafgen's -P (default 1: one sending process, as the others)
+#   REPLAY_LOOPS times the mixed capture is replayed (default 10)
 #
 # Needs root (namespaces, raw sockets). trafgen (Debian: netsniff-ng),
 # tcpreplay and Scapy are optional: a missing one is skipped with a hint.
@@ -36,9 +41,10 @@ FRAMES=${FRAMES:-1000000}
 TRIES=${TRIES:-1000}
 SCAPY_TRIES=${SCAPY_TRIES:-100}
 TRAFGEN_CPUS=${TRAFGEN_CPUS:-1}
+REPLAY_LOOPS=${REPLAY_LOOPS:-10}
 for a in "$@"; do
     case $a in
-        -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,35p' "$0"; exit 0 ;;
         *) echo "live.sh: unknown argument $a (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -73,6 +79,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ip netns add "$SW"
+# No IPv6 on the switch either: its veth ends would send neighbour discovery
+# and MLD frames, which the counters below would count as frames received.
+ip netns exec "$SW" sh -c 'for c in all default; do echo 1 > /proc/sys/net/ipv6/conf/$c/disable_ipv6; done'
 ip -n "$SW" link add name "${P}s" type veth peer name "${P}p"
 ip -n "$SW" link set "${P}s" up
 ip -n "$SW" link set "${P}p" up
@@ -141,27 +150,81 @@ else
     SEND_ROWS+=("| trafgen | not installed (\`apt-get install -y netsniff-ng\`) | |")
 fi
 
-if command -v tcpreplay >/dev/null; then
-    # 1,000 copies of the frame, replayed FRAMES/1000 times from memory.
-    "$PKTSCRIPT" -e "
-        let f = parse(from_hex(\"$FRAME_HEX\"));
-        let a = [];
-        a.pad(1000, f);
-        write_pcap(\"$TMP/frames.pcap\", a);" >/dev/null
-    loops=$(( FRAMES / 1000 ))
-    before=$(rx_packets)
-    in_a tcpreplay -i "$DA" --topspeed -K --loop="$loops" "$TMP/frames.pcap" > "$TMP/tcpreplay.log" 2>&1 \
+# 1,000 copies of the frame in a pcap, replayed FRAMES/1000 times by
+# tcpreplay (from memory, -K) and by `pktscript send --fast --loop`.
+"$PKTSCRIPT" -e "
+    let f = parse(from_hex(\"$FRAME_HEX\"));
+    let a = [];
+    a.pad(1000, f);
+    write_pcap(\"$TMP/frames.pcap\", a);" >/dev/null
+loops=$(( FRAMES / 1000 ))
+
+# tcpreplay_run FILE LOOPS COUNTER: runs tcpreplay --topspeed in A; sets SECS
+# (its own "sent in" figure) and RECEIVED (COUNTER's increase).
+tcpreplay_run() {
+    local before; before=$($3)
+    in_a tcpreplay -i "$DA" --topspeed -K --loop="$2" "$1" > "$TMP/tcpreplay.log" 2>&1 \
         || { cat "$TMP/tcpreplay.log" >&2; die "tcpreplay failed"; }
     sleep 0.5
-    received=$(( $(rx_packets) - before ))
+    RECEIVED=$(( $($3) - before ))
     # "Actual: 1000000 packets (60000000 bytes) sent in 3.71 seconds"
-    secs=$(sed -n 's/.*Actual: .* sent in \([0-9.]*\) seconds.*/\1/p' "$TMP/tcpreplay.log" | head -1)
-    [ -n "$secs" ] || { cat "$TMP/tcpreplay.log" >&2; die "cannot read tcpreplay's figures"; }
-    add_send_row "tcpreplay --topspeed" "$(( loops * 1000 ))" "$secs" "$received"
+    SECS=$(sed -n 's/.*Actual: .* sent in \([0-9.]*\) seconds.*/\1/p' "$TMP/tcpreplay.log" | head -1)
+    [ -n "$SECS" ] || { cat "$TMP/tcpreplay.log" >&2; die "cannot read tcpreplay's figures"; }
+}
+# pktscript_send_run FILE LOOPS COUNTER: `pktscript send IFACE --fast --loop`
+# in A; sets SECS (its own figure: "N packets sent on IFACE in S s", from the
+# first packet read to the last sent), SENT and RECEIVED.
+pktscript_send_run() {
+    local before; before=$($3)
+    in_a "$PKTSCRIPT" send "$DA" "$1" --fast --loop "$2" > "$TMP/send.log" 2>&1 \
+        || { cat "$TMP/send.log" >&2; die "pktscript send failed"; }
+    sleep 0.5
+    RECEIVED=$(( $($3) - before ))
+    read -r SENT SECS < <(sed -n 's/^\([0-9]*\) packets\{0,1\} sent on .* in \([0-9.]*\) s$/\1 \2/p' "$TMP/send.log")
+    [ -n "${SECS:-}" ] || { cat "$TMP/send.log" >&2; die "cannot read pktscript send's figures"; }
+}
+
+if command -v tcpreplay >/dev/null; then
+    tcpreplay_run "$TMP/frames.pcap" "$loops" rx_packets
+    add_send_row "tcpreplay --topspeed" "$(( loops * 1000 ))" "$SECS" "$RECEIVED"
 else
     say "  tcpreplay: not installed (apt-get install -y tcpreplay): skipped"
     SEND_ROWS+=("| tcpreplay --topspeed | not installed (\`apt-get install -y tcpreplay\`) | |")
 fi
+pktscript_send_run "$TMP/frames.pcap" "$loops" rx_packets
+[ "$SENT" = "$(( loops * 1000 ))" ] || die "pktscript send sent $SENT frames, not $(( loops * 1000 ))"
+add_send_row "pktscript \`send --fast --loop $loops\` (the same pcap)" "$SENT" "$SECS" "$RECEIVED"
+
+# ---- 1b. replaying a capture ------------------------------------------------------
+
+# The mixed frames of bench/gen.rhai (60 to 1,458 bytes, ARP, ICMP, UDP, TCP,
+# 802.1Q), sent A -> the switch: their addresses (198.18.0.0/15,
+# 02:00:00:0x:xx:xx) belong to no host of the LAN, so they leave A's macvlan
+# for the switch's veth, whose peer's kernel counter says whether all arrived.
+declare -a REPLAY_ROWS=()
+add_replay_row() {   # tool frames bytes seconds received
+    local r; r=$(rate "$2" "$4")
+    REPLAY_ROWS+=("| $1 | $(fmt "$r") | $(awk -v b="$3" -v s="$4" 'BEGIN { printf "%.0f", b * 8 / s / 1e6 }') | $(fmt "$5") of $(fmt "$2") |")
+    say "  $1: $(fmt "$r") frames/s, $5 of $2 received"
+}
+switch_rx() { ip netns exec "$SW" cat "/sys/class/net/${P}p/statistics/rx_packets"; }
+MIXED=bench/data/mixed-100k.pcap
+if [ ! -s "$MIXED" ] || [ "$(head -c 4 "$MIXED" | od -An -tx1 | tr -d ' \n')" != d4c3b2a1 ]; then
+    MIXED=$TMP/mixed-100k.pcap
+    "$PKTSCRIPT" bench/gen.rhai "$MIXED" 100000 >/dev/null
+fi
+MIXED_N=100000
+MIXED_BYTES=$(( $(stat -c %s "$MIXED") - 24 - 16 * MIXED_N ))
+say "replaying $MIXED ($MIXED_N mixed frames) $REPLAY_LOOPS times, A -> switch"
+if command -v tcpreplay >/dev/null; then
+    tcpreplay_run "$MIXED" "$REPLAY_LOOPS" switch_rx
+    add_replay_row "tcpreplay --topspeed --loop=$REPLAY_LOOPS" "$(( MIXED_N * REPLAY_LOOPS ))" "$(( MIXED_BYTES * REPLAY_LOOPS ))" "$SECS" "$RECEIVED"
+else
+    REPLAY_ROWS+=("| tcpreplay --topspeed | not installed (\`apt-get install -y tcpreplay\`) | | |")
+fi
+pktscript_send_run "$MIXED" "$REPLAY_LOOPS" switch_rx
+[ "$SENT" = "$(( MIXED_N * REPLAY_LOOPS ))" ] || die "pktscript send sent $SENT frames, not $(( MIXED_N * REPLAY_LOOPS ))"
+add_replay_row "pktscript \`send --fast --loop $REPLAY_LOOPS\`" "$SENT" "$(( MIXED_BYTES * REPLAY_LOOPS ))" "$SECS" "$RECEIVED"
 
 # ---- 2. round trips -------------------------------------------------------------
 
@@ -232,6 +295,10 @@ echo
 echo "| Sending $(fmt "$FRAMES") frames of 60 bytes | Frames/s | Received by the other host (its kernel's counter) |"
 echo "|---|---|---|"
 printf '%s\n' "${SEND_ROWS[@]}"
+echo
+echo "| Replaying \`$(basename "$MIXED")\` ($(fmt "$MIXED_N") mixed frames, $(fmt "$(( MIXED_BYTES / MIXED_N ))") bytes on average) $REPLAY_LOOPS times | Frames/s | Mbit/s | Received by the switch port (its kernel's counter) |"
+echo "|---|---|---|---|"
+printf '%s\n' "${REPLAY_ROWS[@]}"
 echo
 echo "| Round trip | Tool | Tries | Answered | Round-trip time, median | Wall time per call, median |"
 echo "|---|---|---|---|---|---|"
