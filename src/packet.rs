@@ -712,32 +712,69 @@ pub struct ChecksumStatus {
 
 /// Formats bytes as pkttools does: `000000: FF FF FF FF  FF FF 08 00  ... : ascii`.
 pub fn hexdump(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len() * 4 + 32);
+    let mut out = String::with_capacity(data.len().div_ceil(16) * 76);
+    hexdump_into(&mut out, data);
+    out
+}
+
+/// Appends [`hexdump`]'s lines to `out` (a table lookup per nibble: this is
+/// most of the time of writing packets as text).
+pub fn hexdump_into(out: &mut String, data: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut line = [b' '; 96];
     for (row, chunk) in data.chunks(16).enumerate() {
-        let _ = write!(out, "{:06X}:", row * 16);
+        let off = row * 16;
+        let mut n = 0;
+        // The offset: six hex digits, more if the packet is that long.
+        let digits = if off >> 24 == 0 {
+            6
+        } else {
+            (usize::BITS - off.leading_zeros()).div_ceil(4) as usize
+        };
+        for d in (0..digits).rev() {
+            line[n] = HEX[(off >> (4 * d)) & 0xf];
+            n += 1;
+        }
+        line[n] = b':';
+        n += 1;
         for i in 0..16 {
-            out.push_str(if i > 0 && i % 4 == 0 { "  " } else { " " });
+            line[n] = b' ';
+            n += 1;
+            if i > 0 && i % 4 == 0 {
+                line[n] = b' ';
+                n += 1;
+            }
             match chunk.get(i) {
                 Some(b) => {
-                    let _ = write!(out, "{b:02X}");
+                    line[n] = HEX[(b >> 4) as usize];
+                    line[n + 1] = HEX[(b & 0xf) as usize];
                 }
-                None => out.push_str("  "),
+                None => {
+                    line[n] = b' ';
+                    line[n + 1] = b' ';
+                }
             }
+            n += 2;
         }
-        out.push_str(" : ");
+        line[n..n + 3].copy_from_slice(b" : ");
+        n += 3;
         for (i, b) in chunk.iter().enumerate() {
             if i == 8 {
-                out.push(' ');
+                line[n] = b' ';
+                n += 1;
             }
-            out.push(if b.is_ascii_graphic() || *b == b' ' {
-                *b as char
+            line[n] = if b.is_ascii_graphic() || *b == b' ' {
+                *b
             } else {
-                '.'
-            });
+                b'.'
+            };
+            n += 1;
         }
-        out.push('\n');
+        line[n] = b'\n';
+        n += 1;
+        // Only ASCII was written.
+        out.push_str(std::str::from_utf8(&line[..n]).unwrap_or_default());
     }
-    out
 }
 
 /// Dissects `data` starting with protocol `first`, appending layers.

@@ -56,7 +56,7 @@ pub fn write_block(out: &mut String, n: u64, p: &mut Packet, opts: TextOptions) 
     }
     let captured = p.raw_bytes().len();
     let _ = writeln!(out, "SIZE: {captured}/{}", p.wire_len().max(captured));
-    out.push_str(&crate::packet::hexdump(p.raw_bytes()));
+    crate::packet::hexdump_into(out, p.raw_bytes());
     if opts.fields {
         // Field lines describe the layers the bytes dissect to, which is
         // what reading them back sees (a built packet's layers may differ:
@@ -140,52 +140,87 @@ fn write_fields(out: &mut String, p: &Packet) {
             if !matches!(f.kind, Kind::Bytes) && f.byte_range(hdr.len()).start >= hdr.len() {
                 continue;
             }
+            // Written straight into `out`: this runs for every field of
+            // every packet of a dump.
+            let line_start = out.len();
+            out.push_str(&label);
+            out.push('.');
+            out.push_str(f.name);
+            out.push(':');
+            pad_to(out, line_start + 16);
+            let value_start = out.len();
             let v = layers::get_value(f, hdr);
-            let (value, comment) = text_value(f, &v);
-            let mut comment = comment;
-            if f.auto == layers::Auto::Chksum
-                && let Some(st) = p.checksum_status(idx)
-            {
-                comment = Some(if st.ok {
-                    "valid".to_string()
-                } else {
-                    format!("bad, should be {:#06x}", st.correct)
-                });
-            }
-            let name = format!("{label}.{}:", f.name);
-            let _ = write!(out, "{name:<16}{value}");
-            if let Some(c) = comment {
-                let pad = 8usize.saturating_sub(value.len()).max(2);
-                let _ = write!(out, "{:pad$}# {c}", "");
+            let name = push_value(out, f, &v);
+            let value_end = out.len();
+            let checksum = if f.auto == layers::Auto::Chksum {
+                p.checksum_status(idx)
+            } else {
+                None
+            };
+            if name.is_some() || checksum.is_some() {
+                pad_to(out, (value_start + 8).max(value_end + 2));
+                out.push_str("# ");
+                match (checksum, name) {
+                    (Some(st), _) if st.ok => out.push_str("valid"),
+                    (Some(st), _) => {
+                        let _ = write!(out, "bad, should be {:#06x}", st.correct);
+                    }
+                    (None, Some(n)) => out.push_str(n),
+                    (None, None) => {}
+                }
             }
             out.push('\n');
         }
     }
 }
 
-/// A field value as a field line writes it, and a comment naming it:
-/// numbers that parse back, enum names and flag letters as comments or values.
-pub fn text_value(f: &Field, v: &Value) -> (String, Option<String>) {
+fn pad_to(out: &mut String, len: usize) {
+    while out.len() < len {
+        out.push(' ');
+    }
+}
+
+/// Appends a field value as a field line writes it (numbers that parse
+/// back, flags as letters or names) and returns the enum name that goes in
+/// its comment, if any.
+fn push_value(out: &mut String, f: &Field, v: &Value) -> Option<&'static str> {
     match (v, &f.kind) {
         (Value::Int(n), Kind::Enum(_)) => {
-            (n.to_string(), layers::enum_name(f, *n).map(String::from))
+            let _ = write!(out, "{n}");
+            layers::enum_name(f, *n)
         }
-        (Value::Int(n), Kind::HexEnum(_)) => (
-            format!("{n:#06x}"),
-            layers::enum_name(f, *n).map(String::from),
-        ),
+        (Value::Int(n), Kind::HexEnum(_)) => {
+            let _ = write!(out, "{n:#06x}");
+            layers::enum_name(f, *n)
+        }
+        (Value::Int(n), Kind::Hex) => {
+            let digits = f.bits.div_ceil(4) as usize;
+            let _ = write!(out, "0x{n:0digits$x}");
+            None
+        }
         (Value::Int(n), Kind::Flags(names)) => {
             let s = layers::format_flags(names, *n);
             if *n == 0 {
-                ("0".to_string(), None)
+                out.push('0');
             } else if s.contains("0x") {
-                (format!("{n:#x}"), None)
+                let _ = write!(out, "{n:#x}");
             } else {
-                (s, None)
+                out.push_str(&s);
             }
+            None
         }
-        (Value::Bytes(b), _) if b.is_empty() => ("''".to_string(), None),
-        _ => (layers::format_value(f, v), None),
+        (Value::Int(n), _) => {
+            let _ = write!(out, "{n}");
+            None
+        }
+        (Value::Bytes(b), _) if b.is_empty() => {
+            out.push_str("''");
+            None
+        }
+        _ => {
+            out.push_str(&layers::format_value(f, v));
+            None
+        }
     }
 }
 
@@ -477,6 +512,8 @@ pub struct TextReader<R: BufRead> {
     name: String,
     line_no: usize,
     offset: usize,
+    /// Where the line in `buf` starts.
+    line_offset: usize,
     linktype: u32,
     buf: String,
     done: bool,
@@ -492,6 +529,7 @@ impl<R: BufRead> TextReader<R> {
             name: name.to_string(),
             line_no: 0,
             offset: 0,
+            line_offset: 0,
             linktype: LINKTYPE_ETHERNET,
             buf: String::new(),
             done: false,
@@ -511,7 +549,8 @@ impl<R: BufRead> TextReader<R> {
         self.saw_fields
     }
 
-    fn next_line(&mut self) -> Result<Option<Line>, TextError> {
+    /// Reads the next line into the buffer; false at the end.
+    fn fill_line(&mut self) -> Result<bool, TextError> {
         self.buf.clear();
         let n = self.input.read_line(&mut self.buf).map_err(|e| TextErrorDetail {
             name: self.name.clone(),
@@ -531,17 +570,21 @@ impl<R: BufRead> TextReader<R> {
         })
         .map_err(TextError::from)?;
         if n == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         self.line_no += 1;
-        let offset = self.offset;
+        self.line_offset = self.offset;
         self.offset += n;
-        let text = self.buf.trim_end_matches(['\n', '\r']).to_string();
-        Ok(Some(Line {
+        Ok(true)
+    }
+
+    /// The line in the buffer, as its own `Line`.
+    fn current_line(&self) -> Line {
+        Line {
             no: self.line_no,
-            offset,
-            text,
-        }))
+            offset: self.line_offset,
+            text: self.buf.trim_end_matches(['\n', '\r']).to_string(),
+        }
     }
 
     /// The next packet, or `None` at the end of the text.
@@ -551,13 +594,25 @@ impl<R: BufRead> TextReader<R> {
         }
         let mut block: Option<Block> = None;
         loop {
-            let Some(line) = self.next_line()? else {
+            // Hex lines, most of a dump, go straight from the read buffer
+            // into the packet; other lines become a `Line` of their own.
+            if !self.fill_line()? {
                 self.done = true;
                 return match block {
                     Some(b) => self.finish_block(b, None).map(Some),
                     None => Ok(None),
                 };
-            };
+            }
+            let text = self.buf.trim_end_matches(['\n', '\r']);
+            if let Some(from) = hex_line_start(text) {
+                let b = block.get_or_insert_with(Block::default);
+                if let Err(bad) = parse_hex_bytes(&mut b.bytes, text, from) {
+                    return Err(self.hex_error(&self.current_line(), bad));
+                }
+                b.any_hex = true;
+                continue;
+            }
+            let line = self.current_line();
             let t = line.text.trim();
             if t.is_empty() || t.starts_with('#') {
                 continue;
@@ -752,47 +807,30 @@ impl<R: BufRead> TextReader<R> {
     /// Appends a hex line's bytes: tokens after the offset up to a lone `:`
     /// (the ASCII column) or the end of the line.
     fn parse_hex(&self, b: &mut Block, line: &Line, from: usize) -> Result<(), TextError> {
-        let t = &line.text;
-        let mut i = from;
-        let bytes = t.as_bytes();
+        parse_hex_bytes(&mut b.bytes, &line.text, from).map_err(|bad| self.hex_error(line, bad))?;
         b.any_hex = true;
-        while i < t.len() {
-            if bytes[i].is_ascii_whitespace() {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < t.len() && !bytes[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            let tok = &t[start..i];
-            if tok == ":" {
-                break;
-            }
-            if let Some(bad) = tok.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
-                let at = start + bad.0;
-                return Err(line.err(
-                    &self.name,
-                    at..at + bad.1.len_utf8(),
-                    format!("{:?} is not a hex digit", bad.1),
-                    Some("bytes are pairs of hex digits (0-9, A-F), separated by spaces; the ASCII column follows a lone `:`".into()),
-                ));
-            }
-            if tok.len() % 2 == 1 {
-                return Err(line.err(
-                    &self.name,
-                    start..i,
-                    format!("{tok:?} is an odd number of hex digits"),
-                    Some("each byte is two hex digits: write 0A, not A".into()),
-                ));
-            }
-            for k in (0..tok.len()).step_by(2) {
-                // Both characters were checked to be hex digits above.
-                b.bytes
-                    .push(u8::from_str_radix(&tok[k..k + 2], 16).unwrap_or(0));
-            }
-        }
         Ok(())
+    }
+
+    fn hex_error(&self, line: &Line, bad: BadHex) -> TextError {
+        let t = &line.text;
+        match bad {
+            BadHex::Digit(at) => {
+                let c = t[at..].chars().next().unwrap_or(' ');
+                line.err(
+                    &self.name,
+                    at..at + c.len_utf8(),
+                    format!("{c:?} is not a hex digit"),
+                    Some("bytes are pairs of hex digits (0-9, A-F), separated by spaces; the ASCII column follows a lone `:`".into()),
+                )
+            }
+            BadHex::Odd(r) => line.err(
+                &self.name,
+                r.clone(),
+                format!("{:?} is an odd number of hex digits", &t[r]),
+                Some("each byte is two hex digits: write 0A, not A".into()),
+            ),
+        }
     }
 
     /// Builds the packet: the bytes, then the field lines that differ from them.
@@ -899,6 +937,73 @@ impl<R: BufRead> Iterator for TextReader<R> {
             }
         }
     }
+}
+
+/// What is wrong on a hex line: a character that is no hex digit (at this
+/// byte), or a run of an odd number of digits.
+#[derive(Debug)]
+enum BadHex {
+    Digit(usize),
+    Odd(std::ops::Range<usize>),
+}
+
+/// Each byte's value as a hex digit, 0xff for the rest.
+static NIBBLE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Appends the bytes of a hex line from byte `from` on: runs of hex digits
+/// separated by white space, up to a lone `:` (the ASCII column) or the end.
+fn parse_hex_bytes(out: &mut Vec<u8>, t: &str, from: usize) -> Result<(), BadHex> {
+    let s = t.as_bytes();
+    let mut i = from;
+    while i < s.len() {
+        let c = s[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        if c == b':' && s.get(i + 1).is_none_or(|n| n.is_ascii_whitespace()) {
+            break;
+        }
+        let start = i;
+        let mut high: Option<u8> = None;
+        while i < s.len() && !s[i].is_ascii_whitespace() {
+            let v = NIBBLE[s[i] as usize];
+            if v == 0xff {
+                return Err(BadHex::Digit(i));
+            }
+            match high.take() {
+                None => high = Some(v),
+                Some(h) => out.push(h << 4 | v),
+            }
+            i += 1;
+        }
+        if high.is_some() {
+            return Err(BadHex::Odd(start..i));
+        }
+    }
+    Ok(())
+}
+
+/// Where the bytes of a hex line start (after its offset's `:`), if it is one.
+fn hex_line_start(t: &str) -> Option<usize> {
+    let lead = t.len() - t.trim_start().len();
+    let body = &t.as_bytes()[lead..];
+    let colon = body.iter().position(|&c| c == b':')?;
+    (colon > 0 && body[..colon].iter().all(u8::is_ascii_hexdigit)).then_some(lead + colon + 1)
 }
 
 /// The `nth` (1-based) layer named `name` (accessor, protocol name or alias, any case).

@@ -221,8 +221,15 @@ fn run(cmd: Cmd) -> Res<u8> {
             {
                 input = expr.pop().map(PathBuf::from);
             }
-            let sel = Selector::new(&expr.join(" "))?;
-            pipe(input.as_deref(), &out, |p| sel.selects(p) != invert)
+            match Selector::new(&expr.join(" "))? {
+                Selector::Bpf(prog, _) => {
+                    let pre = |data: &[u8], wire: u32, lt: u32| {
+                        bpf_selects(&prog, data, wire, lt) != invert
+                    };
+                    pipe_where(input.as_deref(), &out, Some(&pre), |_| true)
+                }
+                sel => pipe(input.as_deref(), &out, |p| sel.selects(p) != invert),
+            }
         }
     }
 }
@@ -230,6 +237,9 @@ fn run(cmd: Cmd) -> Res<u8> {
 // ---------------------------------------------------------------------------
 // Input
 // ---------------------------------------------------------------------------
+
+/// A test of a frame's bytes before dissection: (bytes, wire length, link type).
+pub type RawTest<'a> = dyn Fn(&[u8], u32, u32) -> bool + 'a;
 
 /// Packets from text or a capture file, one at a time.
 pub enum Source {
@@ -275,17 +285,32 @@ impl Source {
 
     /// The next packet, `None` at the end.
     pub fn next_packet(&mut self) -> Res<Option<Packet>> {
+        self.next_where(None)
+    }
+
+    /// The next packet whose bytes `pre` accepts (given the bytes, the wire
+    /// length and the link type); a capture's records are tested before
+    /// they are dissected, which is most of the cost of filtering.
+    pub fn next_where(&mut self, pre: Option<&RawTest<'_>>) -> Res<Option<Packet>> {
         match self {
-            Source::Text(t) => Ok(t.read_packet()?),
-            Source::Pcap(r, rec) => {
-                if r.next_into(rec)? {
-                    Ok(Some(crate::script::pcap::packet_from_record(
-                        std::mem::take(rec),
-                    )))
-                } else {
-                    Ok(None)
+            Source::Text(t) => loop {
+                let Some(p) = t.read_packet()? else {
+                    return Ok(None);
+                };
+                if pre.is_none_or(|f| f(p.raw_bytes(), p.wire_len() as u32, p.linktype)) {
+                    return Ok(Some(p));
                 }
-            }
+            },
+            Source::Pcap(r, rec) => loop {
+                if !r.next_into(rec)? {
+                    return Ok(None);
+                }
+                if pre.is_none_or(|f| f(&rec.data, rec.orig_len, rec.linktype)) {
+                    return Ok(Some(crate::script::pcap::packet_from_record(
+                        std::mem::take(rec),
+                    )));
+                }
+            },
         }
     }
 }
@@ -436,10 +461,20 @@ fn streaming(path: Option<&Path>) -> bool {
 }
 
 /// Reads every packet, keeps those `keep` accepts (it may edit them), writes them.
-fn pipe(input: Option<&Path>, out: &OutArgs, mut keep: impl FnMut(&mut Packet) -> bool) -> Res<u8> {
+fn pipe(input: Option<&Path>, out: &OutArgs, keep: impl FnMut(&mut Packet) -> bool) -> Res<u8> {
+    pipe_where(input, out, None, keep)
+}
+
+/// [`pipe`], with a test of the raw bytes before dissection.
+fn pipe_where(
+    input: Option<&Path>,
+    out: &OutArgs,
+    pre: Option<&RawTest<'_>>,
+    mut keep: impl FnMut(&mut Packet) -> bool,
+) -> Res<u8> {
     let mut src = Source::open(input)?;
     let mut sink = Sink::open(out, streaming(input))?;
-    while let Some(mut p) = src.next_packet()? {
+    while let Some(mut p) = src.next_where(pre)? {
         if src.has_fields() {
             // Text with field lines keeps them through the pipeline.
             sink.keep_fields();
@@ -482,12 +517,16 @@ impl Selector {
     pub fn selects(&self, p: &Packet) -> bool {
         match self {
             Selector::Bpf(prog, _) => {
-                p.linktype == crate::packet::LINKTYPE_ETHERNET
-                    && crate::filter::run(prog, p.raw_bytes(), p.wire_len() as u32) != 0
+                bpf_selects(prog, p.raw_bytes(), p.wire_len() as u32, p.linktype)
             }
             Selector::Fields(t) => t.matches(p),
         }
     }
+}
+
+/// Whether a tcpdump program selects a frame (programs are for Ethernet).
+fn bpf_selects(prog: &[crate::filter::Insn], data: &[u8], wire: u32, linktype: u32) -> bool {
+    linktype == crate::packet::LINKTYPE_ETHERNET && crate::filter::run(prog, data, wire) != 0
 }
 
 // ---------------------------------------------------------------------------
@@ -700,7 +739,7 @@ fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat:
     let mut first: Option<(i64, u32)> = None;
     // Read as they are sent, so a pipe streams; --loop keeps them for later rounds.
     let mut kept: Vec<(Vec<u8>, Option<f64>)> = Vec::new();
-    let mut batch: Vec<Vec<u8>> = Vec::new();
+    let mut batch: Vec<Packet> = Vec::new();
     let mut span = 0f64;
     loop {
         let mut p = match src.next_packet() {
@@ -717,48 +756,51 @@ fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat:
         if STOP.load(Ordering::Relaxed) {
             break;
         }
-        let bytes = p.bytes().to_vec();
         let rel = p.time.map(|t| {
             let f = *first.get_or_insert(t);
             ((t.0 - f.0) as f64 + (f64::from(t.1) - f64::from(f.1)) / 1e9).max(0.0)
         });
         span = span.max(rel.unwrap_or(0.0));
+        if repeat > 1 {
+            kept.push((p.bytes().to_vec(), rel));
+        }
         if fast {
-            batch.push(bytes.clone());
+            // The packet's own buffer goes into the batch: no copy.
+            p.finish();
+            batch.push(p);
             if batch.len() == 64 {
                 sent += flush_batch(&mut link, &mut batch)?;
             }
         } else {
             wait(due(idx, rel, 0.0));
-            link.send(&bytes)?;
+            link.send(p.bytes())?;
             sent += 1;
         }
         idx += 1;
-        if repeat > 1 {
-            kept.push((bytes, rel));
-        }
     }
     sent += flush_batch(&mut link, &mut batch)?;
     // Each later round starts where the one before ended.
     let round = start.elapsed().as_secs_f64().max(span);
     for r in 1..repeat {
+        if fast {
+            for chunk in kept.chunks(64) {
+                if STOP.load(Ordering::Relaxed) {
+                    break;
+                }
+                let refs: Vec<&[u8]> = chunk.iter().map(|(b, _)| b.as_slice()).collect();
+                sent += link.send_batch(&refs)? as u64;
+            }
+            continue;
+        }
         for (bytes, rel) in &kept {
             if STOP.load(Ordering::Relaxed) {
                 break;
             }
-            if fast {
-                batch.push(bytes.clone());
-                if batch.len() == 64 {
-                    sent += flush_batch(&mut link, &mut batch)?;
-                }
-            } else {
-                wait(due(idx, *rel, round * r as f64));
-                link.send(bytes)?;
-                sent += 1;
-            }
+            wait(due(idx, *rel, round * r as f64));
+            link.send(bytes)?;
+            sent += 1;
             idx += 1;
         }
-        sent += flush_batch(&mut link, &mut batch)?;
     }
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
@@ -768,11 +810,11 @@ fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat:
     Ok(0)
 }
 
-fn flush_batch(link: &mut LiveLink, batch: &mut Vec<Vec<u8>>) -> Res<u64> {
+fn flush_batch(link: &mut LiveLink, batch: &mut Vec<Packet>) -> Res<u64> {
     if batch.is_empty() {
         return Ok(0);
     }
-    let refs: Vec<&[u8]> = batch.iter().map(|b| b.as_slice()).collect();
+    let refs: Vec<&[u8]> = batch.iter().map(|p| p.raw_bytes()).collect();
     let n = link.send_batch(&refs)?;
     batch.clear();
     Ok(n as u64)
