@@ -576,6 +576,16 @@ pub fn register(e: &mut Engine, state: Shared) {
     // Sending.
     let s = state.clone();
     e.register_fn("sendp", move |v: Dynamic| -> R<i64> { sendp(&s, v, None) });
+    // An array is taken by reference (no copy of a million packets) and
+    // sent from the packets' own buffers.
+    let s = state.clone();
+    e.register_fn("sendp", move |a: &mut Array| -> R<i64> {
+        sendp_array(&s, a, None)
+    });
+    let s = state.clone();
+    e.register_fn("sendp", move |a: &mut Array, iface: &str| -> R<i64> {
+        sendp_array(&s, a, Some(iface))
+    });
     let s = state.clone();
     e.register_fn("sendp", move |v: Dynamic, iface: &str| -> R<i64> {
         sendp(&s, v, Some(iface))
@@ -701,6 +711,40 @@ pub fn register(e: &mut Engine, state: Shared) {
             .collect())
     });
     let _ = to_owned_input;
+}
+
+fn sendp_array(state: &Shared, a: &mut Array, iface: Option<&str>) -> R<i64> {
+    for (i, x) in a.iter_mut().enumerate() {
+        if !x.is::<Packet>() {
+            return Err(err_msg(format!(
+                "element {i} is a {}, not a packet",
+                x.type_name()
+            )));
+        }
+        if let Some(mut p) = x.write_lock::<Packet>() {
+            p.finish();
+        }
+    }
+    with_link(
+        state,
+        iface,
+        LiveOptions {
+            buffer_bytes: 0,
+            ..LiveOptions::default()
+        },
+        |link| {
+            let mut sent = 0usize;
+            for chunk in a.chunks(1024) {
+                let packets: Vec<_> = chunk
+                    .iter()
+                    .filter_map(|x| x.read_lock::<Packet>())
+                    .collect();
+                let refs: Vec<&[u8]> = packets.iter().map(|p| p.raw_bytes()).collect();
+                sent += link.send_batch(&refs).map_err(user_err)?;
+            }
+            Ok(sent as i64)
+        },
+    )
 }
 
 fn sendp(state: &Shared, v: Dynamic, iface: Option<&str>) -> R<i64> {
