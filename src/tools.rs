@@ -335,12 +335,32 @@ fn is_capture(head: &[u8]) -> bool {
 /// (so its link type is that packet's).
 pub enum Sink {
     Text(TextWriter<Box<dyn Write>>, bool),
-    Capture {
-        out: Option<Box<dyn Write + Send>>,
-        name: String,
-        format: Format,
-        writer: Option<PcapWriter>,
-    },
+    Capture(CaptureSink),
+}
+
+/// A capture file whose header waits for the first packet's link type.
+pub struct CaptureSink {
+    out: Option<Box<dyn Write + Send>>,
+    name: String,
+    format: Format,
+    writer: Option<PcapWriter>,
+}
+
+impl CaptureSink {
+    /// The writer, its file header written for `linktype` if it is new.
+    fn writer(&mut self, linktype: u32) -> Res<Option<&mut PcapWriter>> {
+        if self.writer.is_none()
+            && let Some(o) = self.out.take()
+        {
+            self.writer = Some(PcapWriter::to_writer_named(
+                o,
+                &self.name,
+                linktype,
+                self.format,
+            )?);
+        }
+        Ok(self.writer.as_mut())
+    }
 }
 
 impl Sink {
@@ -374,7 +394,7 @@ impl Sink {
                 ),
                 streaming,
             ),
-            OutFormat::Pcap | OutFormat::Pcapng => Sink::Capture {
+            OutFormat::Pcap | OutFormat::Pcapng => Sink::Capture(CaptureSink {
                 out: Some(w),
                 name,
                 format: if format == OutFormat::Pcap {
@@ -383,7 +403,7 @@ impl Sink {
                     Format::PcapNg
                 },
                 writer: None,
-            },
+            }),
         })
     }
 
@@ -406,18 +426,8 @@ impl Sink {
                 }
                 Ok(())
             }
-            Sink::Capture {
-                out,
-                name,
-                format,
-                writer,
-            } => {
-                if writer.is_none()
-                    && let Some(o) = out.take()
-                {
-                    *writer = Some(PcapWriter::to_writer_named(o, name, p.linktype, *format)?);
-                }
-                if let Some(w) = writer.as_mut() {
+            Sink::Capture(c) => {
+                if let Some(w) = c.writer(p.linktype)? {
                     crate::script::pcap::write_packet(w, p)?;
                 }
                 Ok(())
@@ -429,23 +439,12 @@ impl Sink {
     pub fn finish(self) -> Res<()> {
         match self {
             Sink::Text(mut w, _) => w.flush().map_err(io_report),
-            Sink::Capture {
-                out,
-                name,
-                format,
-                writer,
-            } => {
-                let w = match (writer, out) {
-                    (Some(w), _) => w,
-                    (None, Some(o)) => PcapWriter::to_writer_named(
-                        o,
-                        &name,
-                        crate::packet::LINKTYPE_ETHERNET,
-                        format,
-                    )?,
-                    (None, None) => return Ok(()),
-                };
-                Ok(w.close()?)
+            Sink::Capture(mut c) => {
+                c.writer(crate::packet::LINKTYPE_ETHERNET)?;
+                match c.writer.take() {
+                    Some(w) => Ok(w.close()?),
+                    None => Ok(()),
+                }
             }
         }
     }

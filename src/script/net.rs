@@ -725,6 +725,22 @@ fn sendp_array(state: &Shared, a: &mut Array, iface: Option<&str>) -> R<i64> {
             p.finish();
         }
     }
+    sending(state, iface, |link| {
+        let mut sent = 0usize;
+        for chunk in a.chunks(1024) {
+            let packets: Vec<_> = chunk
+                .iter()
+                .filter_map(|x| x.read_lock::<Packet>())
+                .collect();
+            let refs: Vec<&[u8]> = packets.iter().map(|p| p.raw_bytes()).collect();
+            sent += link.send_batch(&refs).map_err(user_err)?;
+        }
+        Ok(sent as i64)
+    })
+}
+
+/// Runs `f` on the link for sending (no receive buffer).
+fn sending(state: &Shared, iface: Option<&str>, f: impl FnOnce(&mut dyn Link) -> R<i64>) -> R<i64> {
     with_link(
         state,
         iface,
@@ -732,18 +748,7 @@ fn sendp_array(state: &Shared, a: &mut Array, iface: Option<&str>) -> R<i64> {
             buffer_bytes: 0,
             ..LiveOptions::default()
         },
-        |link| {
-            let mut sent = 0usize;
-            for chunk in a.chunks(1024) {
-                let packets: Vec<_> = chunk
-                    .iter()
-                    .filter_map(|x| x.read_lock::<Packet>())
-                    .collect();
-                let refs: Vec<&[u8]> = packets.iter().map(|p| p.raw_bytes()).collect();
-                sent += link.send_batch(&refs).map_err(user_err)?;
-            }
-            Ok(sent as i64)
-        },
+        f,
     )
 }
 
@@ -751,13 +756,7 @@ fn sendp(state: &Shared, v: Dynamic, iface: Option<&str>) -> R<i64> {
     let mut pkts = packets_of(v)?;
     let frames: Vec<Vec<u8>> = pkts.iter_mut().map(|p| p.bytes().to_vec()).collect();
     let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
-    with_link(
-        state,
-        iface,
-        LiveOptions {
-            buffer_bytes: 0,
-            ..LiveOptions::default()
-        },
-        |link| link.send_batch(&refs).map(|n| n as i64).map_err(user_err),
-    )
+    sending(state, iface, |link| {
+        link.send_batch(&refs).map(|n| n as i64).map_err(user_err)
+    })
 }
