@@ -854,7 +854,11 @@ impl<R: BufRead> TextReader<R> {
         p.time = b.time;
         let len = p.raw_bytes().len();
         if let Some((cap, orig)) = b.size {
-            let orig = if cap == len { orig } else { len + (orig - cap) };
+            let orig = if cap == len {
+                orig
+            } else {
+                len.saturating_add(orig - cap)
+            };
             p.set_orig_len(u32::try_from(orig).unwrap_or(u32::MAX));
         }
         if !b.fields.is_empty() {

@@ -336,3 +336,121 @@ fn field_line_edits_equal_script_assignments() {
     }
     assert!(edited > 500, "only {edited} edits tried");
 }
+
+/// Random text, made of the format's own pieces and some that are not,
+/// never panics the reader: it gives packets or an error with a line.
+#[test]
+fn random_text_never_panics_the_reader() {
+    const PIECES: &[&str] = &[
+        "-- 1 --",
+        "==",
+        "TIME:",
+        "SIZE:",
+        "000000:",
+        "000010: ",
+        " FF",
+        " 0",
+        " 08",
+        "06",
+        "G",
+        "é",
+        "日本",
+        "ip.",
+        "ttl",
+        ":",
+        " ",
+        "  ",
+        "\t",
+        "#",
+        " #",
+        "[2]",
+        "[0]",
+        "[",
+        "]",
+        "eth",
+        ".dst",
+        "arp.op",
+        "icmp.type",
+        "0x",
+        "''",
+        "\"",
+        "LINKTYPE:",
+        " 101",
+        " 1",
+        "\n",
+        "\n",
+        "\n",
+        "\r\n",
+        "ARP.",
+        "OPERATION",
+        "(",
+        ")",
+        "-",
+        "/",
+        "42",
+        "42/42",
+        "0/0",
+        "99999999999999999999",
+        "1.5",
+        ".",
+        "ip.options: 0x0101",
+        "tcp.flags: SA",
+        "echo-request",
+        "ff:ff:ff:ff:ff:fe",
+        "198.18.0.1",
+        "dot1q.vlan:",
+        "wol.target:",
+    ];
+    let mut rng = Rng(2024);
+    let mut parsed = 0;
+    for n in 0..20_000 {
+        let mut t = String::new();
+        for _ in 0..rng.below(60) {
+            t.push_str(PIECES[rng.below(PIECES.len() as u64) as usize]);
+        }
+        match text::parse_text(&t, "t") {
+            Ok(ps) => {
+                parsed += 1;
+                for mut p in ps {
+                    let _ = text::to_text(&mut p, FIELDS);
+                }
+            }
+            Err(e) => {
+                assert!(e.line <= t.lines().count().max(1), "text {n}: {e}\n{t:?}");
+                let _ = format!("{:?}", miette::Report::new(e));
+            }
+        }
+    }
+    assert!(parsed > 100, "only {parsed} texts parsed");
+}
+
+/// Valid text with random characters changed, lines dropped or repeated:
+/// packets or an error, never a panic.
+#[test]
+fn mutated_text_never_panics_the_reader() {
+    let mut rng = Rng(31337);
+    let chars = [
+        '0', 'F', 'g', ':', '.', '#', ' ', '\n', '=', '-', 'é', '[', ']', 'x',
+    ];
+    for _ in 0..300 {
+        let mut p = random_packet(&mut rng);
+        let good = text::to_text(&mut p, FIELDS);
+        for _ in 0..20 {
+            let mut t: Vec<char> = good.chars().collect();
+            for _ in 0..1 + rng.below(4) {
+                let i = rng.below(t.len() as u64) as usize;
+                match rng.below(3) {
+                    0 => t[i] = chars[rng.below(chars.len() as u64) as usize],
+                    1 => {
+                        t.remove(i);
+                    }
+                    _ => t.insert(i, chars[rng.below(chars.len() as u64) as usize]),
+                }
+            }
+            let t: String = t.into_iter().collect();
+            if let Err(e) = text::parse_text(&t, "t") {
+                let _ = format!("{:?}", miette::Report::new(e));
+            }
+        }
+    }
+}

@@ -322,6 +322,16 @@ fn hex_edits_may_add_and_remove_bytes_and_offsets_are_ignored() {
 }
 
 #[test]
+fn sizes_that_do_not_match_the_hex_keep_the_cut_off_part() {
+    // Bytes added to a truncated capture: what was missing stays missing.
+    let mut p = parse("SIZE: 2/100\n000000: 01 02 03\n==\n").remove(0);
+    assert_eq!((p.len(), p.wire_len()), (3, 101));
+    // Absurd sizes neither overflow nor panic.
+    let p = parse("SIZE: 0/18446744073709551615\n000000: 01 02 03\n==\n").remove(0);
+    assert_eq!(p.wire_len(), u32::MAX as usize);
+}
+
+#[test]
 fn comments_blank_lines_and_a_missing_header_are_fine() {
     let t = "# a probe, typed by hand\n\n\
              000000: 02 00 00 00 00 02 02 00 00 00 00 01 08 00 # a comment after the bytes is not hex\n";
