@@ -689,7 +689,10 @@ impl<R: BufRead> TextReader<R> {
             return Ok(());
         }
         if let Some(rest) = body.strip_prefix("SIZE:") {
-            b.size = Some(self.parse_size(&line, lead + 5, rest)?);
+            let size = self.parse_size(&line, lead + 5, rest)?;
+            // The hex that follows fills this without growing the buffer.
+            b.bytes.reserve(size.0.min(1 << 18));
+            b.size = Some(size);
             return Ok(());
         }
         let Some(colon) = body.find(':') else {
@@ -1051,6 +1054,9 @@ fn value_text(raw: &str, base: usize) -> (&str, std::ops::Range<usize>) {
 
 /// `8 (echo-request)` as `show()` prints it reads as `8`.
 fn strip_note(v: &str) -> &str {
+    if !v.ends_with(')') {
+        return v;
+    }
     match v.find(" (") {
         Some(i) if v.ends_with(')') => v[..i].trim_end(),
         _ => v,
