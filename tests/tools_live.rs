@@ -1079,6 +1079,39 @@ fn errors_name_the_interface_and_the_bad_line() {
         .unwrap_or_else(|| panic!("no list of interfaces: {r:#?}"));
     assert!(listed.contains("lo") && listed.contains(&dev0), "{listed}");
 
+    // Without the privilege: the report names the capability and how to
+    // grant it. (A copy of the binary in /tmp, which any user can reach.)
+    let unpriv = std::env::temp_dir().join(format!("pktscript-unpriv-{}", std::process::id()));
+    std::fs::create_dir_all(&unpriv).expect("mkdir");
+    let copy = unpriv.join("pktscript");
+    std::fs::copy(BIN, &copy).expect("copy the binary");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&unpriv, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let copy_s = copy.display().to_string();
+    for args in [
+        vec!["recv", dev0.as_str(), "-c", "1"],
+        vec!["send", dev0.as_str(), "/dev/null"],
+    ] {
+        let mut all = vec![
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            &copy_s,
+        ];
+        all.extend(args.iter().copied());
+        let r = Run::from(lan.exec_output(0, &all, Path::new("/")));
+        assert_eq!(r.status, 1, "{args:?} unprivileged: {r:#?}");
+        assert!(
+            r.stderr.contains("CAP_NET_RAW") && r.stderr.contains("setcap"),
+            "{args:?} unprivileged: {r:#?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&unpriv);
+
     let r = pktscript(&lan, 0, &["send", "nosuchdev0", "/dev/null"], dir.path());
     assert_eq!(r.status, 1, "{r:#?}");
     assert!(r.stderr.contains("\"nosuchdev0\""), "{r:#?}");
