@@ -36,7 +36,7 @@ struct ToolCli {
 enum Cmd {
     /// Capture packets on an interface and write them as text (or, with -w, to a capture file)
     #[command(
-        after_help = "Examples:\n  pktscript recv eth0 arp\n  pktscript recv eth0 -c 10 -w ten.pcap 'icmp and host 198.18.0.2'\n  pktscript recv eth0 'ETHERNET.TYPE==0x0806'      (a pkttools-style field test)\n\nStops after -c packets, -t seconds, or Ctrl-C. Promiscuous mode stays off unless --promisc."
+        after_help = "Examples:\n  pktscript recv eth0 arp\n  pktscript recv -i eth0 arp                        (pkt-recv's and tcpdump's way)\n  pktscript recv eth0 -c 10 -w ten.pcap 'icmp and host 198.18.0.2'\n  pktscript recv eth0 'ETHERNET.TYPE==0x0806'      (a pkttools-style field test)\n\nStops after -c packets, -t seconds, or Ctrl-C. Promiscuous mode stays off unless --promisc."
     )]
     Recv(RecvArgs),
     /// Send packets (text, pcap or pcapng from FILE or stdin) on an interface
@@ -44,10 +44,13 @@ enum Cmd {
         after_help = "Examples:\n  pktscript send eth0 probe.txt\n  pktscript recv eth0 -c 5 | pktscript send eth1 --fast\n\nBy default the packets keep their recorded spacing (TIME lines, pcap timestamps)."
     )]
     Send {
+        /// The interface to send on (also -i IFACE, as pkt-send takes it), then the input file
+        /// (default: standard input)
+        #[arg(value_name = "IFACE [FILE]", num_args = 0..=2)]
+        words: Vec<String>,
         /// The interface to send on
-        iface: String,
-        /// Input file (default: standard input)
-        file: Option<PathBuf>,
+        #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+        interface: Option<String>,
         /// Send as fast as possible, ignoring the recorded times
         #[arg(long, conflicts_with = "pps")]
         fast: bool,
@@ -99,10 +102,13 @@ enum Cmd {
 
 #[derive(Args, Debug)]
 struct RecvArgs {
+    /// The interface to capture on (also -i IFACE, as pkt-recv and tcpdump take it), then a
+    /// tcpdump filter expression (several words are joined) or a field test like arp.op==2
+    #[arg(value_name = "IFACE [FILTER]")]
+    words: Vec<String>,
     /// The interface to capture on
-    iface: String,
-    /// A tcpdump filter expression (several words are joined), or a field test like arp.op==2
-    filter: Vec<String>,
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    interface: Option<String>,
     /// Stop after N packets
     #[arg(short = 'c', long, value_name = "N")]
     count: Option<usize>,
@@ -177,7 +183,11 @@ pub fn main(args: &[String]) -> u8 {
         Ok(code) => code,
         Err(report) => {
             eprintln!("{report:?}");
-            1
+            if report.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                1
+            }
         }
     }
 }
@@ -188,12 +198,21 @@ fn run(cmd: Cmd) -> Res<u8> {
     match cmd {
         Cmd::Recv(args) => recv(&args),
         Cmd::Send {
-            iface,
-            file,
+            words,
+            interface,
             fast,
             pps,
             repeat,
-        } => send(&iface, file.as_deref(), fast, pps, repeat),
+        } => {
+            let (iface, rest) = iface_and_rest(interface, words, "send")?;
+            if rest.len() > 1 {
+                return Err(usage(
+                    "send takes one input file (or none, for standard input)",
+                ));
+            }
+            let file = rest.first().map(PathBuf::from);
+            send(&iface, file.as_deref(), fast, pps, repeat)
+        }
         Cmd::Analyze { file } => analyze(file.as_deref()),
         Cmd::Correct { io } => pipe(io.input.as_deref(), &io.out, |p| {
             p.fix();
@@ -619,9 +638,50 @@ fn catch_interrupts() {
     }
 }
 
+/// The interface, from `-i` or else the first word, and the other words.
+fn iface_and_rest(
+    interface: Option<String>,
+    mut words: Vec<String>,
+    tool: &str,
+) -> Res<(String, Vec<String>)> {
+    match interface {
+        Some(i) => Ok((i, words)),
+        None if !words.is_empty() => {
+            let i = words.remove(0);
+            Ok((i, words))
+        }
+        None => Err(usage(&format!(
+            "{tool} needs an interface: pktscript {tool} IFACE ... or pktscript {tool} -i IFACE ..."
+        ))),
+    }
+}
+
+/// A usage error: reported, and the exit status is 2.
+fn usage(msg: &str) -> miette::Report {
+    miette::Report::new(UsageError(msg.to_string()))
+}
+
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+impl miette::Diagnostic for UsageError {
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new("see pktscript recv --help, pktscript send --help"))
+    }
+}
+
 fn recv(o: &RecvArgs) -> Res<u8> {
-    let iface = o.iface.as_str();
-    let expr = o.filter.join(" ");
+    let (iface, filter) = iface_and_rest(o.interface.clone(), o.words.clone(), "recv")?;
+    let iface = iface.as_str();
+    let expr = filter.join(" ");
     let selector = if expr.trim().is_empty() {
         None
     } else {

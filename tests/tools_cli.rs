@@ -301,6 +301,16 @@ fn errors_name_the_file_line_and_column() {
     // A usage error is status 2.
     let o = run(&["convert", "--to", "xml"]);
     assert_eq!(o.status.code(), Some(2));
+    for args in [
+        &["recv"][..],
+        &["send"],
+        &["send", "a", "b", "c"],
+        &["filter"],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    assert!(stderr(&run(&["recv"])).contains("recv needs an interface"));
 }
 
 #[test]

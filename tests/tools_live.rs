@@ -775,7 +775,7 @@ fn promiscuous_host_found_with_recv_sed_and_send() {
         &lan,
         0,
         &[
-            BIN, "recv", &dev0, "-c", "1", "-t", "10", "-a", "-Q", "out", "arp",
+            BIN, "recv", "-i", &dev0, "-c", "1", "-t", "10", "-a", "-Q", "out", "arp",
         ],
         dir.path(),
         1,
@@ -828,7 +828,8 @@ fn promiscuous_host_found_with_recv_sed_and_send() {
     // 3. pktscript send: is there an answer at host 0?
     let probe_answered = || {
         let mut rx = lan.link(0);
-        let r = pktscript_ok(&lan, 0, &["send", &dev0, &probe], dir.path());
+        // pkt-send's way of naming the interface.
+        let r = pktscript_ok(&lan, 0, &["send", "-i", &dev0, &probe], dir.path());
         reported_secs(&r.stderr, 1, &dev0);
         let got = gather(&mut rx, 1, Duration::from_millis(400), |f| {
             arp_fields(&f.data).is_some_and(|a| a.0 == 2 && a.2 == i1)
