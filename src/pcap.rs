@@ -264,6 +264,37 @@ impl PcapError {
     }
 }
 
+/// The format a file's first four bytes announce, and whether the classic
+/// header is big-endian (pcapng says so later, in its section header).
+pub fn magic_format(m: [u8; 4]) -> Option<(Format, bool)> {
+    match m {
+        [0xa1, 0xb2, 0xc3, 0xd4] => Some((Format::Pcap, true)),
+        [0xd4, 0xc3, 0xb2, 0xa1] => Some((Format::Pcap, false)),
+        [0xa1, 0xb2, 0x3c, 0x4d] => Some((Format::PcapNs, true)),
+        [0x4d, 0x3c, 0xb2, 0xa1] => Some((Format::PcapNs, false)),
+        SHB_MAGIC => Some((Format::PcapNg, false)),
+        _ => None,
+    }
+}
+
+/// Whether bytes that may be a capture or text should go to [`PcapReader`]:
+/// a capture's magic, or a compressed file or old format that it explains.
+pub fn looks_like_capture(head: &[u8]) -> bool {
+    let Some(m) = head.get(..4).and_then(|h| <[u8; 4]>::try_from(h).ok()) else {
+        return false;
+    };
+    magic_format(m).is_some()
+        || matches!(
+            m,
+            [0x1f, 0x8b, ..]
+                | [0x28, 0xb5, 0x2f, 0xfd]
+                | [0xfd, 0x37, 0x7a, 0x58]
+                | [0x50, 0x4b, 0x03, 0x04]
+                | [0xa1, 0xb2, 0xcd, 0x34]
+                | [0x34, 0xcd, 0xb2, 0xa1]
+        )
+}
+
 fn magic_hint(m: [u8; 4]) -> String {
     let accepted = "accepted formats: pcap (magic a1 b2 c3 d4 or d4 c3 b2 a1), pcap with nanosecond \
                     timestamps (a1 b2 3c 4d or 4d 3c b2 a1) and pcapng (0a 0d 0d 0a)";
@@ -722,17 +753,10 @@ impl PcapReader {
             e.format = None;
             return Err(e);
         }
-        let (format, big_endian) = match magic {
-            [0xa1, 0xb2, 0xc3, 0xd4] => (Format::Pcap, true),
-            [0xd4, 0xc3, 0xb2, 0xa1] => (Format::Pcap, false),
-            [0xa1, 0xb2, 0x3c, 0x4d] => (Format::PcapNs, true),
-            [0x4d, 0x3c, 0xb2, 0xa1] => (Format::PcapNs, false),
-            SHB_MAGIC => (Format::PcapNg, false),
-            _ => {
-                let mut e = self.err(PcapErrorKind::BadMagic(magic), 0);
-                e.format = None;
-                return Err(e);
-            }
+        let Some((format, big_endian)) = magic_format(magic) else {
+            let mut e = self.err(PcapErrorKind::BadMagic(magic), 0);
+            e.format = None;
+            return Err(e);
         };
         self.format = format;
         self.big_endian = big_endian;

@@ -49,13 +49,7 @@ pub struct TextOptions {
 
 /// Appends packet number `n`'s block to `out` (the packet is built first).
 pub fn write_block(out: &mut String, n: u64, p: &mut Packet, opts: TextOptions) {
-    p.finish();
-    let _ = writeln!(out, "-- {n} --");
-    if let Some((sec, nsec)) = p.time {
-        let _ = writeln!(out, "TIME: {} {}", format_time(sec, nsec), ctime_utc(sec));
-    }
-    let captured = p.raw_bytes().len();
-    let _ = writeln!(out, "SIZE: {captured}/{}", p.wire_len().max(captured));
+    write_head(out, n, p);
     crate::packet::hexdump_into(out, p.raw_bytes());
     if opts.fields {
         // Field lines describe the layers the bytes dissect to, which is
@@ -78,6 +72,18 @@ pub fn write_block(out: &mut String, n: u64, p: &mut Packet, opts: TextOptions) 
         }
     }
     out.push_str("==\n");
+}
+
+/// A block's first lines: `-- N --`, `TIME:` (if the packet has a time) and
+/// `SIZE:` (the packet is built first).
+pub fn write_head(out: &mut String, n: u64, p: &mut Packet) {
+    p.finish();
+    let _ = writeln!(out, "-- {n} --");
+    if let Some((sec, nsec)) = p.time {
+        let _ = writeln!(out, "TIME: {} {}", format_time(sec, nsec), ctime_utc(sec));
+    }
+    let captured = p.raw_bytes().len();
+    let _ = writeln!(out, "SIZE: {captured}/{}", p.wire_len().max(captured));
 }
 
 /// `sec.usec` when the time has whole microseconds (as pkttools writes it), else `sec.nsec`.
@@ -120,9 +126,10 @@ fn layer_label(p: &Packet, idx: usize) -> String {
     }
 }
 
-/// Whether a layer's fields are written (Raw and Padding are the hex itself).
+/// Whether a layer's fields are written: not for a layer whose one field
+/// is all of its bytes (Raw, Padding), which the hex already is.
 fn has_field_lines(proto: &Proto) -> bool {
-    proto.name != "Raw" && proto.name != "Padding"
+    !matches!(proto.fields, [f] if matches!(f.kind, Kind::Bytes) && f.off == 0)
 }
 
 fn write_fields(out: &mut String, p: &Packet) {
@@ -469,8 +476,16 @@ impl Line {
         message: impl Into<String>,
         help: Option<String>,
     ) -> TextError {
-        let start = at.start.min(self.text.len());
-        let end = at.end.clamp(start, self.text.len());
+        // On character boundaries, whatever the range says.
+        let boundary = |mut i: usize| {
+            i = i.min(self.text.len());
+            while !self.text.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let start = boundary(at.start);
+        let end = boundary(at.end).max(start);
         TextErrorDetail {
             name: name.to_string(),
             line: self.no,
@@ -1025,15 +1040,11 @@ fn find_layer(p: &Packet, name: &str, nth: usize) -> Option<usize> {
 
 /// A field by our name or pkttools', in any case; the one present in this header first.
 fn find_field(proto: &Proto, name: &str, hdr: &[u8]) -> Option<usize> {
-    let named = |f: &Field| {
-        f.name.eq_ignore_ascii_case(name)
-            || f.pkttools.is_some_and(|a| a.eq_ignore_ascii_case(name))
-    };
     let fields = proto.fields;
     fields
         .iter()
-        .position(|f| named(f) && f.present(hdr))
-        .or_else(|| fields.iter().position(named))
+        .position(|f| f.answers_to(name) && f.present(hdr))
+        .or_else(|| fields.iter().position(|f| f.answers_to(name)))
 }
 
 /// The value of a field line without its comment (` # ...`), trimmed, and its range.
@@ -1186,10 +1197,7 @@ impl FieldTest {
                 return Some(Err(format!("`{lname}` is not a layer")));
             };
             let rhs_t = rhs.trim();
-            if let Some(f) = proto.fields.iter().find(|f| {
-                f.name.eq_ignore_ascii_case(field)
-                    || f.pkttools.is_some_and(|a| a.eq_ignore_ascii_case(field))
-            }) {
+            if let Some(f) = proto.fields.iter().find(|f| f.answers_to(field)) {
                 let checked = match f.kind {
                     Kind::Bytes => parse_blob(rhs_t).map(|_| ()),
                     _ => layers::parse_value(proto, f, &Input::Str(rhs_t)).map(|_| ()),

@@ -289,7 +289,7 @@ impl Source {
         let head = br
             .fill_buf()
             .map_err(|e| miette::Report::new(crate::text::io_error(&name, &e)))?;
-        if is_capture(head) {
+        if crate::pcap::looks_like_capture(head) {
             let r = PcapReader::from_reader(Box::new(br), &name)?;
             Ok(Source::Pcap(r, Record::default()))
         } else {
@@ -332,18 +332,6 @@ impl Source {
             },
         }
     }
-}
-
-/// Whether bytes start like a pcap or pcapng file.
-fn is_capture(head: &[u8]) -> bool {
-    const MAGICS: [[u8; 4]; 5] = [
-        [0xd4, 0xc3, 0xb2, 0xa1],
-        [0xa1, 0xb2, 0xc3, 0xd4],
-        [0x4d, 0x3c, 0xb2, 0xa1],
-        [0xa1, 0xb2, 0x3c, 0x4d],
-        [0x0a, 0x0d, 0x0d, 0x0a],
-    ];
-    head.len() >= 4 && MAGICS.iter().any(|m| head[..4] == *m)
 }
 
 // ---------------------------------------------------------------------------
@@ -559,20 +547,10 @@ fn analyze(input: Option<&Path>) -> Res<u8> {
     let mut n = 0u64;
     while let Some(mut p) = src.next_packet()? {
         n += 1;
-        let mut s = format!("-- {n} --\n");
-        if let Some((sec, nsec)) = p.time {
-            s.push_str(&format!(
-                "TIME: {} {}\n",
-                crate::text::format_time(sec, nsec),
-                crate::text::ctime_utc(sec)
-            ));
-        }
-        let len = p.len();
-        s.push_str(&format!(
-            "SIZE: {len}/{}\n{}\n",
-            p.wire_len().max(len),
-            p.summary()
-        ));
+        let mut s = String::new();
+        crate::text::write_head(&mut s, n, &mut p);
+        s.push_str(&p.summary());
+        s.push('\n');
         s.push_str(&p.details());
         s.push_str("==\n");
         out.write_all(s.as_bytes()).map_err(io_report)?;
@@ -688,13 +666,13 @@ fn recv(o: &RecvArgs) -> Res<u8> {
         Some(Selector::new(&expr)?)
     };
     let timeout = match o.timeout {
-        Some(t) if !(t.is_finite() && t >= 0.0) => {
-            return Err(miette::miette!(
+        None => None,
+        Some(t) => Some(Duration::try_from_secs_f64(t).map_err(|_| {
+            miette::miette!(
                 help = "give seconds, like -t 5 or -t 0.5",
                 "{t} is not a timeout"
-            ));
-        }
-        t => t.map(Duration::from_secs_f64),
+            )
+        })?),
     };
     let mut link = LiveLink::open(
         iface,
@@ -785,12 +763,17 @@ fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat:
             None => rel.map(|x| base + x),
         }
     };
+    // Sleeps in slices, so Ctrl-C ends even a long recorded pause.
     let wait = |at: Option<f64>| {
-        if let Some(at) = at {
-            let now = start.elapsed().as_secs_f64();
-            if at > now {
-                std::thread::sleep(Duration::from_secs_f64(at - now));
+        let Some(at) = at else {
+            return;
+        };
+        while !STOP.load(Ordering::Relaxed) {
+            let left = at - start.elapsed().as_secs_f64();
+            if left.is_nan() || left <= 0.0 {
+                return;
             }
+            std::thread::sleep(Duration::from_secs_f64(left.min(0.1)));
         }
     };
     let mut sent = 0u64;
@@ -817,7 +800,8 @@ fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat:
         }
         let rel = p.time.map(|t| {
             let f = *first.get_or_insert(t);
-            ((t.0 - f.0) as f64 + (f64::from(t.1) - f64::from(f.1)) / 1e9).max(0.0)
+            // As floats: recorded seconds far apart must not overflow.
+            (t.0 as f64 - f.0 as f64 + (f64::from(t.1) - f64::from(f.1)) / 1e9).max(0.0)
         });
         span = span.max(rel.unwrap_or(0.0));
         if repeat > 1 {
@@ -832,6 +816,9 @@ fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat:
             }
         } else {
             wait(due(idx, rel, 0.0));
+            if STOP.load(Ordering::Relaxed) {
+                break;
+            }
             link.send(p.bytes())?;
             sent += 1;
         }
@@ -841,6 +828,9 @@ fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat:
     // Each later round starts where the one before ended.
     let round = start.elapsed().as_secs_f64().max(span);
     for r in 1..repeat {
+        if STOP.load(Ordering::Relaxed) {
+            break;
+        }
         if fast {
             for chunk in kept.chunks(64) {
                 if STOP.load(Ordering::Relaxed) {
@@ -856,6 +846,9 @@ fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat:
                 break;
             }
             wait(due(idx, *rel, round * r as f64));
+            if STOP.load(Ordering::Relaxed) {
+                break;
+            }
             link.send(bytes)?;
             sent += 1;
             idx += 1;

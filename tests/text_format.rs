@@ -229,6 +229,8 @@ fn editing_a_field_line_changes_the_bytes_and_fixes_the_checksum() {
     let t = text::to_text(&mut reply, FIELDS);
     assert!(t.contains("icmp.type:      0       # echo-reply\n"), "{t}");
     assert!(t.contains("icmp.chksum:    0x3e67  # valid\n"), "{t}");
+    // The payload is the hex itself: no field line repeats it.
+    assert!(!t.contains("raw.") && !t.contains("load"), "{t}");
     let mut req = parse(&t.replace("icmp.type:      0 ", "icmp.type:      8 ")).remove(0);
     let icmp = req.find("ICMP").unwrap();
     assert_eq!(req.header(icmp)[0], 8);

@@ -294,6 +294,37 @@ fn errors_name_the_file_line_and_column() {
     let o = run_in(&["analyze"], &corrupt);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("<stdin>"), "{}", stderr(&o));
+    // A compressed capture is recognised and explained, not read as text.
+    let o = run_in(&["analyze"], &[0x1f, 0x8b, 0x08, 0x00, 1, 2, 3, 4]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("gzip-compressed: decompress it first"),
+        "{}",
+        stderr(&o)
+    );
+    // A timeout no duration can hold is an error, not a panic (and no link is opened).
+    for t in ["1e30", "-1", "nan"] {
+        let o = run(&["recv", "nosuchdev0", &format!("--timeout={t}")]);
+        assert_eq!(o.status.code(), Some(1), "-t {t}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("is not a timeout"),
+            "-t {t}: {}",
+            stderr(&o)
+        );
+    }
+    // Arrays with something that is not a packet.
+    let o = run(&["-e", r#"write_text("/nonexistent/x.txt", [Ether(), 3])"#]);
+    assert!(
+        stderr(&o).contains("element 1 of the array is a i64, not a packet"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["-e", r#"sendp([Ether(), 5], "nosuchdev0")"#]);
+    assert!(
+        stderr(&o).contains("element 1 is a i64, not a packet"),
+        "{}",
+        stderr(&o)
+    );
     // Binary that is no capture is not read as text.
     let o = run_in(&["analyze"], &[0xff, 0xfe, 0x00, 0x80, 0x81]);
     assert_eq!(o.status.code(), Some(1));

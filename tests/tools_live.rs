@@ -1161,3 +1161,40 @@ fn errors_name_the_interface_and_the_bad_line() {
         "frames sent before a malformed packet: {got:?}"
     );
 }
+
+#[test]
+fn send_ends_on_sigint_during_a_long_recorded_pause() {
+    let lan = Lan::new(2);
+    let dir = TempDir::new("send-sigint");
+    let dev0 = lan.host(0).dev.clone();
+    // Two frames recorded at the two ends of time: the pause between them
+    // is longer than anyone waits, and working it out must not overflow.
+    let (f0, f1) = (exp_frame(&lan, 0, 1, 0, 60), exp_frame(&lan, 0, 1, 1, 60));
+    let text = text_block(1, Some((i64::MIN, 0)), &f0)
+        + text_block(2, Some((i64::MAX, 999_999_999)), &f1).as_str();
+    let file = dir.file("pause.txt");
+    std::fs::write(&file, text).expect("write");
+    let mut rx = lan.link(1);
+    let child = lan.spawn(0, &[BIN, "send", &dev0, &file], dir.path());
+    let got = receive_exp(&lan, &mut rx, 1, Duration::from_secs(5));
+    assert_eq!(seqs(&lan, &got), [0], "the first frame goes at once");
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    signal(&child, libc::SIGINT);
+    let r = finish(child, Duration::from_secs(5));
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?} to stop",
+        t.elapsed()
+    );
+    assert_eq!(r.status, 0, "{r:#?}");
+    assert!(
+        r.stderr.contains(&format!("1 packet sent on {dev0} in ")),
+        "{r:#?}"
+    );
+    let more = receive_exp(&lan, &mut rx, 1, Duration::from_millis(300));
+    assert!(
+        more.is_empty(),
+        "the second frame went out after Ctrl-C: {more:?}"
+    );
+}

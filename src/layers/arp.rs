@@ -29,10 +29,11 @@ fn ether_ipv4(h: &[u8]) -> bool {
 }
 
 static FIELDS: &[Field] = &[
-    Field::new("hwtype", 0, 16, Kind::Enum(HWTYPES), "hardware type").pkttools("HARDWARE"),
-    Field::new("ptype", 16, 16, Kind::HexEnum(ETHERTYPES), "protocol type").pkttools("PROTOCOL"),
-    Field::new("hwlen", 32, 8, Kind::Int, "hardware address length").pkttools("HARDWARE_SIZE"),
-    Field::new("plen", 40, 8, Kind::Int, "protocol address length").pkttools("PROTOCOL_SIZE"),
+    Field::new("hwtype", 0, 16, Kind::Enum(HWTYPES), "hardware type").pkttools("ARP.HARDWARE"),
+    Field::new("ptype", 16, 16, Kind::HexEnum(ETHERTYPES), "protocol type")
+        .pkttools("ARP.PROTOCOL"),
+    Field::new("hwlen", 32, 8, Kind::Int, "hardware address length").pkttools("ARP.HARDWARE_SIZE"),
+    Field::new("plen", 40, 8, Kind::Int, "protocol address length").pkttools("ARP.PROTOCOL_SIZE"),
     Field::new(
         "op",
         48,
@@ -40,19 +41,19 @@ static FIELDS: &[Field] = &[
         Kind::Enum(OPS),
         "operation: who-has (request) or is-at (reply)",
     )
-    .pkttools("OPERATION"),
+    .pkttools("ARP.OPERATION"),
     Field::new("hwsrc", 64, 48, Kind::Mac, "sender hardware address")
         .when(ether_ipv4)
-        .pkttools("SENDER_MACADDR"),
+        .pkttools("ARP.SENDER_MACADDR"),
     Field::new("psrc", 112, 32, Kind::Ipv4, "sender protocol address")
         .when(ether_ipv4)
-        .pkttools("SENDER_IPADDR"),
+        .pkttools("ARP.SENDER_IPADDR"),
     Field::new("hwdst", 144, 48, Kind::Mac, "target hardware address")
         .when(ether_ipv4)
-        .pkttools("TARGET_MACADDR"),
+        .pkttools("ARP.TARGET_MACADDR"),
     Field::new("pdst", 192, 32, Kind::Ipv4, "target protocol address")
         .when(ether_ipv4)
-        .pkttools("TARGET_IPADDR"),
+        .pkttools("ARP.TARGET_IPADDR"),
 ];
 
 pub static ARP: Proto = Proto {

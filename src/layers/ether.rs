@@ -21,8 +21,8 @@ pub static ETHERTYPES: &[(u64, &str)] = &[
 ];
 
 static FIELDS: &[Field] = &[
-    Field::new("dst", 0, 48, Kind::Mac, "destination MAC address").pkttools("DST_ADDR"),
-    Field::new("src", 48, 48, Kind::Mac, "source MAC address").pkttools("SRC_ADDR"),
+    Field::new("dst", 0, 48, Kind::Mac, "destination MAC address").pkttools("ETHERNET.DST_ADDR"),
+    Field::new("src", 48, 48, Kind::Mac, "source MAC address").pkttools("ETHERNET.SRC_ADDR"),
     Field::new(
         "type",
         96,

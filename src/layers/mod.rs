@@ -107,8 +107,9 @@ pub struct Field {
     /// The field exists only when this holds for the header bytes
     /// (ICMP fields that depend on the type, for instance).
     pub when: Option<fn(&[u8]) -> bool>,
-    /// The name pkttools gives the field in its text dumps
-    /// (`ARP.TARGET_IPADDR`), accepted when packets are read as text.
+    /// The name pkttools gives the field in its text dumps, layer and
+    /// field (`ARP.TARGET_IPADDR`); the field part is accepted when packets
+    /// are read as text.
     pub pkttools: Option<&'static str>,
 }
 
@@ -140,10 +141,19 @@ impl Field {
         self.when = Some(f);
         self
     }
-    /// The field's name in pkttools' text dumps (read as an alias).
+    /// The field's name in pkttools' text dumps, `LAYER.FIELD` (read as an alias).
     pub const fn pkttools(mut self, name: &'static str) -> Field {
         self.pkttools = Some(name);
         self
+    }
+    /// Whether `name` names this field: its name or the field part of its
+    /// pkttools name, in any case.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+            || self
+                .pkttools
+                .and_then(|p| p.rsplit_once('.'))
+                .is_some_and(|(_, f)| f.eq_ignore_ascii_case(name))
     }
     /// Whether the field is present in this header.
     pub fn present(&self, hdr: &[u8]) -> bool {

@@ -563,15 +563,6 @@ pub fn help_for(name: &str) -> Option<String> {
     layer(name).map(layer_text)
 }
 
-/// The layer name pkttools writes before its field names.
-fn pkttools_layer(p: &Proto) -> String {
-    if p.name == "Ether" {
-        "ETHERNET".to_string()
-    } else {
-        p.name.to_ascii_uppercase()
-    }
-}
-
 fn md_escape(s: &str) -> String {
     s.replace('|', "\\|")
 }
@@ -621,7 +612,7 @@ pub fn reference_markdown() -> String {
                 auto_name(&f.auto),
                 md_escape(&field_default(p, f)),
                 md_escape(&match f.pkttools {
-                    Some(a) => format!("{} (pkttools: `{}.{a}`)", f.doc, pkttools_layer(p)),
+                    Some(a) => format!("{} (pkttools: `{a}`)", f.doc),
                     None => f.doc.to_string(),
                 })
             );

@@ -208,7 +208,8 @@ pub fn write_packets(path: &str, packets: &mut [Packet]) -> Result<usize, PcapEr
     Ok(packets.len())
 }
 
-fn to_packets(a: Array) -> R<Vec<Packet>> {
+/// The packets of an array, or an error naming the first element that is not one.
+pub(crate) fn to_packets(a: Array) -> R<Vec<Packet>> {
     a.into_iter()
         .enumerate()
         .map(|(i, v)| {
@@ -216,7 +217,7 @@ fn to_packets(a: Array) -> R<Vec<Packet>> {
             v.try_cast::<Packet>().ok_or_else(|| {
                 err_help(
                     format!("element {i} of the array is a {t}, not a packet"),
-                    "write_pcap takes an array of packets",
+                    "give an array of packets only (filter it first: a.filter(|x| type_of(x) == \"Packet\"))",
                 )
             })
         })

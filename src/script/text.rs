@@ -1,5 +1,6 @@
 //! Bindings for packets as text (`crate::text`) and `edit()` in `$EDITOR`.
 
+use super::pcap::to_packets as packets;
 use super::{UserError, err_help, err_msg, user_err};
 use crate::packet::Packet;
 use crate::text::{self, TextError, TextOptions, TextWriter};
@@ -34,17 +35,6 @@ fn options(m: &Map) -> R<TextOptions> {
         }
     }
     Ok(o)
-}
-
-fn packets(a: Array) -> R<Vec<Packet>> {
-    a.into_iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let t = v.type_name();
-            v.try_cast::<Packet>()
-                .ok_or_else(|| err_msg(format!("item {i} of the array is {t}, not a packet")))
-        })
-        .collect()
 }
 
 fn array_text(list: Vec<Packet>, opts: TextOptions) -> String {
