@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub fn explain(reply: &Packet, sent: &Packet) -> Result<(), String> {
     let (rl, sl) = (reply.layers(), sent.layers());
     for (i, s) in sl.iter().enumerate() {
-        if matches!(s.proto.name, "Raw" | "Padding") {
+        if s.proto == &crate::layers::raw::RAW || s.proto == &crate::layers::padding::PADDING {
             return Ok(());
         }
         let Some(r) = rl.get(i) else {
@@ -21,10 +21,7 @@ pub fn explain(reply: &Packet, sent: &Packet) -> Result<(), String> {
             ));
         };
         // A layer that quotes the packet it answers (an ICMP error) decides alone.
-        let lookup =
-            |field: &str, value: u64| crate::layers::lookup_binding(r.proto.name, field, value);
-        let quotes =
-            (r.proto.next)(reply.header(i), reply.payload(i), &lookup).is_some_and(|n| n.quoted);
+        let quotes = reply.carries_quote(i);
         if r.proto != s.proto && !quotes {
             return Err(format!(
                 "layer {i} is {}, the request's is {}",

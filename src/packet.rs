@@ -9,7 +9,7 @@
 //! dissected packet keeps its exact bytes until something is edited.
 
 use crate::layers::{
-    self, Changed, Field, FieldError, Input, Kind, Next, Proto, Value, padding::PADDING, raw::RAW,
+    self, Changed, Field, FieldError, Input, Next, Proto, Space, Value, padding::PADDING, raw::RAW,
 };
 use std::fmt::Write as _;
 
@@ -25,7 +25,7 @@ pub struct Layer {
     /// Header bytes present (less than the header wants when truncated).
     pub len: usize,
     /// Bit i set: field i was assigned by the script and is not recomputed.
-    pub pinned: u64,
+    pub pinned: FieldSet,
     /// Changed since the bytes were last made consistent.
     pub dirty: bool,
     /// The header is cut short by the end of the bytes.
@@ -34,7 +34,18 @@ pub struct Layer {
     pub quoted: bool,
     /// Bit i set: field i changed since the bytes were last consistent
     /// (all bits when the header was respliced).
-    pub touched: u64,
+    pub touched: FieldSet,
+}
+
+/// A set of a layer's fields, by index (a table holds at most
+/// [`MAX_FIELDS`] fields).
+pub type FieldSet = u128;
+
+/// The most fields one protocol's table may have.
+pub const MAX_FIELDS: usize = FieldSet::BITS as usize;
+
+fn bit(fi: usize) -> FieldSet {
+    if fi < MAX_FIELDS { 1 << fi } else { 0 }
 }
 
 /// Direction of a captured packet relative to the capturing host.
@@ -77,7 +88,7 @@ impl Packet {
                 dirty: true,
                 truncated: false,
                 quoted: false,
-                touched: u64::MAX,
+                touched: FieldSet::MAX,
             }],
             any_dirty: true,
             time: None,
@@ -120,11 +131,7 @@ impl Packet {
     /// Rebuilds the layer list from the bytes (pins and change marks are lost).
     fn redissect(&mut self) {
         self.layers.clear();
-        let first: &'static Proto = if self.linktype == LINKTYPE_ETHERNET {
-            &layers::ether::ETHER
-        } else {
-            &RAW
-        };
+        let first = first_layer(self.linktype, &self.data);
         dissect_into(&self.data, first, &mut self.layers);
         self.any_dirty = false;
     }
@@ -210,7 +217,52 @@ impl Packet {
     pub fn is_pinned(&self, idx: usize, field: usize) -> bool {
         self.layers
             .get(idx)
-            .is_some_and(|l| field < 64 && l.pinned & (1 << field) != 0)
+            .is_some_and(|l| l.pinned & bit(field) != 0)
+    }
+
+    /// The network layer (IPv4, IPv6) that carries layer `idx`: the nearest
+    /// one below it, looking through extension headers. None when the layer
+    /// directly below (past extension headers) is not a network layer.
+    pub fn net_below(&self, idx: usize) -> Option<usize> {
+        let mut i = idx.checked_sub(1)?;
+        loop {
+            let l = self.layers.get(i)?;
+            if l.proto.net.is_some() {
+                return Some(i);
+            }
+            if l.proto.ext.is_none() || l.quoted != self.layers[idx].quoted {
+                return None;
+            }
+            i = i.checked_sub(1)?;
+        }
+    }
+
+    /// Source and destination address of the network layer carrying `idx`.
+    pub fn net_addrs(&self, idx: usize) -> Option<(std::net::IpAddr, std::net::IpAddr)> {
+        let net = self.net_below(idx)?;
+        (self.layers[net].proto.net?.addrs)(self, net)
+    }
+
+    /// Source and destination address of layer `idx`, if it is a network layer.
+    pub fn addrs_at(&self, idx: usize) -> Option<(std::net::IpAddr, std::net::IpAddr)> {
+        (self.layers.get(idx)?.proto.net?.addrs)(self, idx)
+    }
+
+    /// Whether layer `idx` is followed by a packet it quotes (an ICMP error).
+    pub fn carries_quote(&self, idx: usize) -> bool {
+        let Some(l) = self.layers.get(idx) else {
+            return false;
+        };
+        if self
+            .layers
+            .get(idx + 1)
+            .is_some_and(|n| n.quoted && !l.quoted)
+        {
+            return true;
+        }
+        let payload = self.payload(idx);
+        let lookup = |space: Space, value: u64| layers::lookup_binding(space, value, payload);
+        (l.proto.next)(self.header(idx), payload, &lookup).is_some_and(|n| n.quoted)
     }
 
     /// Whether field `fi` of layer `idx` exists in this header.
@@ -253,7 +305,7 @@ impl Packet {
     pub fn field_captured(&self, idx: usize, fi: usize) -> bool {
         let hdr = self.header(idx);
         let f = &self.layers[idx].proto.fields[fi];
-        matches!(f.kind, Kind::Bytes) || f.byte_range(hdr.len()).end <= hdr.len()
+        f.is_var() || f.byte_range(hdr).end <= hdr.len()
     }
 
     /// Reads a field without building (for display of exact bytes).
@@ -268,7 +320,7 @@ impl Packet {
             return 0;
         };
         match l.proto.fields.iter().find(|f| f.name == name) {
-            Some(f) => layers::read_bits(self.header(idx), f.off, f.bits),
+            Some(f) => f.int(self.header(idx)),
             None => 0,
         }
     }
@@ -283,7 +335,7 @@ impl Packet {
         }
         let value = layers::parse_value(proto, f, input)?;
         let hdr = self.header(idx);
-        if !matches!(f.kind, Kind::Bytes) && f.byte_range(hdr.len()).end > hdr.len() {
+        if !f.is_var() && f.byte_range(hdr).end > hdr.len() {
             return Err(FieldError::new(format!(
                 "{}.{} lies beyond the captured bytes of this truncated {} header",
                 proto.accessor, f.name, proto.name
@@ -304,15 +356,13 @@ impl Packet {
 
     /// Pins field `fi` of layer `idx`: automatic recomputation leaves it alone.
     pub fn pin(&mut self, idx: usize, fi: usize) {
-        if fi < 64 {
-            self.layers[idx].pinned |= 1 << fi;
-        }
+        self.layers[idx].pinned |= bit(fi);
     }
 
     /// Replaces the header of layer `idx` with `hdr` (from a copy of this
     /// layer, possibly from another packet of the same protocol), keeping
     /// its pins. Nothing changes when the bytes are the same.
-    pub fn replace_header(&mut self, idx: usize, hdr: &[u8], pinned: u64, touched: u64) {
+    pub fn replace_header(&mut self, idx: usize, hdr: &[u8], pinned: FieldSet, touched: FieldSet) {
         self.layers[idx].pinned |= pinned;
         if self.header(idx) == hdr {
             return;
@@ -332,11 +382,9 @@ impl Packet {
         let proto = self.layers[idx].proto;
         let f = &proto.fields[fi];
         self.store(idx, f, value);
-        if fi < 64 {
-            self.layers[idx].touched |= 1 << fi;
-        }
-        if f.auto != layers::Auto::No && fi < 64 {
-            self.layers[idx].pinned |= 1 << fi;
+        self.layers[idx].touched |= bit(fi);
+        if f.auto != layers::Auto::No {
+            self.layers[idx].pinned |= bit(fi);
         }
         self.touch(idx);
         if let Some(relayout) = proto.relayout {
@@ -352,11 +400,12 @@ impl Packet {
 
     fn store(&mut self, idx: usize, f: &Field, value: Value) {
         let l = self.layers[idx];
-        let r = f.byte_range(l.len);
+        let r = f.byte_range(self.header(idx));
         match value {
             Value::Int(v) => {
+                let off = f.bit_off(self.header(idx));
                 let hdr = &mut self.data[l.off..l.off + l.len];
-                layers::write_bits(hdr, f.off, f.bits, v);
+                layers::write_bits(hdr, off, f.bits, v);
             }
             Value::Mac(m) => self.write_bytes(idx, r, &m),
             Value::Ipv4(a) => self.write_bytes(idx, r, &a),
@@ -383,7 +432,7 @@ impl Packet {
         let delta = with.len() as isize - (end - start) as isize;
         self.data.splice(start..end, with.iter().copied());
         self.layers[idx].len = (l.len as isize + delta) as usize;
-        self.layers[idx].touched = u64::MAX;
+        self.layers[idx].touched = FieldSet::MAX;
         for x in &mut self.layers[idx + 1..] {
             x.off = (x.off as isize + delta) as usize;
         }
@@ -405,13 +454,12 @@ impl Packet {
         }
         let l = self.layers[idx];
         let f = &l.proto.fields[fi];
+        let off = f.bit_off(self.header(idx));
         let hdr = &mut self.data[l.off..l.off + l.len];
-        if layers::read_bits(hdr, f.off, f.bits) != v {
-            layers::write_bits(hdr, f.off, f.bits, v);
+        if layers::read_bits(hdr, off, f.bits) != v {
+            layers::write_bits(hdr, off, f.bits, v);
             self.layers[idx].dirty = true;
-            if fi < 64 {
-                self.layers[idx].touched |= 1 << fi;
-            }
+            self.layers[idx].touched |= bit(fi);
         }
     }
 
@@ -424,7 +472,7 @@ impl Packet {
         names.iter().any(|n| {
             l.proto
                 .field_index(n)
-                .is_some_and(|fi| fi < 64 && l.touched & (1 << fi) != 0)
+                .is_some_and(|fi| l.touched & bit(fi) != 0)
         })
     }
 
@@ -458,8 +506,10 @@ impl Packet {
             let end = self.covered_end(i);
             if self.layers[i].dirty || self.layers[i + 1..end].iter().any(|l| l.dirty) {
                 let proto = self.layers[i].proto;
-                for f in proto.fields.iter().filter(|f| f.auto == layers::Auto::Next) {
-                    layers::build_next_field(self, i, f.name);
+                for (fi, f) in proto.fields.iter().enumerate() {
+                    if f.auto == layers::Auto::Next {
+                        layers::build_next_field(self, i, fi);
+                    }
                 }
             }
         }
@@ -486,7 +536,7 @@ impl Packet {
         for l in &mut self.layers {
             l.pinned = 0;
             l.dirty = true;
-            l.touched = u64::MAX;
+            l.touched = FieldSet::MAX;
         }
         self.any_dirty = true;
         self.orig_len = None;
@@ -537,7 +587,7 @@ impl Packet {
             let mut l = *l;
             l.off += base;
             l.dirty = true;
-            l.touched = u64::MAX;
+            l.touched = FieldSet::MAX;
             self.layers.push(l);
         }
         if let Some(last) = self.layers.len().checked_sub(upper.layers.len() + 1) {
@@ -585,7 +635,7 @@ impl Packet {
             .iter()
             .position(|f| f.auto == layers::Auto::Chksum)?;
         let f = &l.proto.fields[fi];
-        let stored = layers::read_bits(self.header(idx), f.off, f.bits) as u16;
+        let stored = f.int(self.header(idx)) as u16;
         let correct = compute(self, idx)?;
         Some(ChecksumStatus {
             stored,
@@ -602,14 +652,12 @@ impl Packet {
         // Layers quoted inside an error (dissected or built) describe another packet.
         let mut limit = self.layers.len();
         for i in 0..self.layers.len() {
-            let l = &self.layers[i];
-            let lookup =
-                |field: &str, value: u64| layers::lookup_binding(l.proto.name, field, value);
-            if l.quoted
-                || (l.proto.next)(self.header(i), self.payload(i), &lookup)
-                    .is_some_and(|n| n.quoted)
-            {
-                limit = if l.quoted { i } else { i + 1 };
+            if self.layers[i].quoted {
+                limit = i;
+                break;
+            }
+            if self.carries_quote(i) {
+                limit = i + 1;
                 break;
             }
         }
@@ -623,8 +671,10 @@ impl Packet {
         if s.is_empty() {
             s = format!("{} bytes", self.data.len());
         }
-        if let Some(vi) = self.find("Dot1Q") {
-            s = format!("802.1Q vlan {}, {s}", self.peek_int(vi, "vlan"));
+        for i in (0..limit).rev() {
+            if let Some(tag) = self.layers[i].proto.summary_tag {
+                s = format!("{}, {s}", tag(self.header(i)));
+            }
         }
         if self.layers.iter().any(|l| l.truncated) {
             s.push_str(" [truncated]");
@@ -664,14 +714,14 @@ impl Packet {
                 if !f.present(hdr) {
                     continue;
                 }
-                let r = f.byte_range(hdr.len());
-                if r.start >= hdr.len() && (l.truncated || !matches!(f.kind, Kind::Bytes)) {
+                let r = f.byte_range(hdr);
+                if r.start >= hdr.len() && (l.truncated || !f.is_var()) {
                     if l.truncated {
                         let _ = writeln!(out, "  {:width$} = <missing>", f.name);
                     }
                     continue;
                 }
-                if r.end > hdr.len() && !matches!(f.kind, Kind::Bytes) {
+                if r.end > hdr.len() && !f.is_var() {
                     let _ = writeln!(out, "  {:width$} = <cut short>", f.name);
                     continue;
                 }
@@ -777,6 +827,12 @@ pub fn hexdump_into(out: &mut String, data: &[u8]) {
     }
 }
 
+/// The protocol a frame of link type `linktype` starts with (the layer
+/// files bind to link types); Raw for a link type none of them knows.
+pub fn first_layer(linktype: u32, data: &[u8]) -> &'static Proto {
+    layers::lookup_binding(Space::LinkType, linktype as u64, data).unwrap_or(&RAW)
+}
+
 /// Dissects `data` starting with protocol `first`, appending layers.
 fn dissect_into(data: &[u8], first: &'static Proto, out: &mut Vec<Layer>) {
     let mut off = 0usize;
@@ -807,10 +863,10 @@ fn dissect_into(data: &[u8], first: &'static Proto, out: &mut Vec<Layer>) {
                 end = new_end;
             }
         }
-        let lookup = |field: &str, value: u64| layers::lookup_binding(proto.name, field, value);
-        let next: Option<Next> = (proto.next)(hdr, &data[off + hl..end], &lookup);
+        let payload = &data[off + hl..end];
+        let lookup = |space: Space, value: u64| layers::lookup_binding(space, value, payload);
+        let next: Option<Next> = (proto.next)(hdr, payload, &lookup);
         off += hl;
-        let next = next.filter(|n| n.proto.accepts.is_none_or(|ok| ok(&data[off..end])));
         match next {
             Some(n) => {
                 proto = n.proto;

@@ -144,7 +144,7 @@ fn write_fields(out: &mut String, p: &Packet) {
             if !f.present(hdr) || !p.field_captured(idx, fi) {
                 continue;
             }
-            if !matches!(f.kind, Kind::Bytes) && f.byte_range(hdr.len()).start >= hdr.len() {
+            if !f.is_var() && f.byte_range(hdr).start >= hdr.len() {
                 continue;
             }
             // Written straight into `out`: this runs for every field of

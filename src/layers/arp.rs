@@ -1,6 +1,6 @@
 //! ARP (RFC 826) for Ethernet and IPv4 addresses.
 
-use super::{Binding, Field, Kind, Proto, ether::ETHERTYPES};
+use super::{Binding, Field, Kind, Proto, Space, ether::ETHERTYPES};
 use crate::packet::Packet;
 use std::net::Ipv4Addr;
 
@@ -59,7 +59,6 @@ static FIELDS: &[Field] = &[
 pub static ARP: Proto = Proto {
     name: "ARP",
     accessor: "arp",
-    aliases: &[],
     doc: "Address Resolution Protocol for Ethernet/IPv4.",
     fields: FIELDS,
     template: &[
@@ -72,28 +71,13 @@ pub static ARP: Proto = Proto {
     payload_len: Some(|_| Some(0)), // what follows ARP is Ethernet padding
     next: |_, _, _| None,
     bindings: &[
-        Binding {
-            lower: "Ether",
-            field: "type",
-            value: 0x0806,
-        },
-        Binding {
-            lower: "Dot1Q",
-            field: "type",
-            value: 0x0806,
-        },
-        Binding {
-            lower: "Ether",
-            field: "type",
-            value: 0x8035,
-        },
+        Binding::new(Space::EtherType, 0x0806),
+        Binding::new(Space::EtherType, 0x8035),
     ],
-    accepts: None,
-    build: super::build_nothing,
-    checksum: None,
     answers,
     summary,
     relayout: None,
+    ..super::BASE
 };
 
 fn header_len(b: &[u8]) -> usize {

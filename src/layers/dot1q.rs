@@ -1,6 +1,9 @@
 //! IEEE 802.1Q VLAN tag (and 802.1ad outer tags).
 
-use super::{Auto, Binding, Field, Kind, Lookup, Next, Proto, ether::ETHERTYPES};
+use super::{Auto, Binding, Field, Kind, Lookup, Next, Proto, Space, ether::ETHERTYPES};
+
+const VLAN: usize = super::field_id(FIELDS, "vlan");
+const TYPE: usize = super::field_id(FIELDS, "type");
 
 static FIELDS: &[Field] = &[
     Field::new("prio", 0, 3, Kind::Int, "priority code point (0-7)"),
@@ -19,7 +22,8 @@ static FIELDS: &[Field] = &[
         Kind::HexEnum(ETHERTYPES),
         "EtherType of the payload (follows the layer above unless set)",
     )
-    .auto(Auto::Next),
+    .auto(Auto::Next)
+    .space(Space::EtherType),
 ];
 
 pub static DOT1Q: Proto = Proto {
@@ -31,33 +35,17 @@ pub static DOT1Q: Proto = Proto {
     template: &[0x00, 0x01, 0x90, 0x00],
     min_len: 4,
     header_len: |_| 4,
-    payload_len: None,
     next,
     bindings: &[
-        Binding {
-            lower: "Ether",
-            field: "type",
-            value: 0x8100,
-        },
-        Binding {
-            lower: "Ether",
-            field: "type",
-            value: 0x88a8,
-        },
-        Binding {
-            lower: "Dot1Q",
-            field: "type",
-            value: 0x8100,
-        },
+        Binding::new(Space::EtherType, 0x8100),
+        Binding::new(Space::EtherType, 0x88a8),
     ],
-    accepts: None,
-    build: super::build_nothing,
-    checksum: None,
     answers: |_, _, _, _| true,
-    summary: super::summary_none,
+    summary_tag: Some(|h| format!("802.1Q vlan {}", FIELDS[VLAN].int(h))),
     relayout: None,
+    ..super::BASE
 };
 
 fn next(hdr: &[u8], _payload: &[u8], lookup: &Lookup) -> Option<Next> {
-    lookup("type", super::read_bits(hdr, 16, 16)).map(Next::plain)
+    lookup(Space::EtherType, FIELDS[TYPE].int(hdr)).map(Next::plain)
 }

@@ -1,6 +1,6 @@
 //! Ethernet II.
 
-use super::{Auto, Field, Kind, Lookup, Next, Proto};
+use super::{Auto, Binding, Field, Kind, Lookup, Next, Proto, Space};
 use crate::packet::Packet;
 
 /// Well-known EtherTypes, shared by every field that holds one.
@@ -20,6 +20,8 @@ pub static ETHERTYPES: &[(u64, &str)] = &[
     (0x9000, "loopback"),
 ];
 
+const TYPE: usize = super::field_id(FIELDS, "type");
+
 static FIELDS: &[Field] = &[
     Field::new("dst", 0, 48, Kind::Mac, "destination MAC address").pkttools("ETHERNET.DST_ADDR"),
     Field::new("src", 48, 48, Kind::Mac, "source MAC address").pkttools("ETHERNET.SRC_ADDR"),
@@ -30,7 +32,8 @@ static FIELDS: &[Field] = &[
         Kind::HexEnum(ETHERTYPES),
         "EtherType of the payload (follows the layer above unless set)",
     )
-    .auto(Auto::Next),
+    .auto(Auto::Next)
+    .space(Space::EtherType),
 ];
 
 pub static ETHER: Proto = Proto {
@@ -44,20 +47,16 @@ pub static ETHER: Proto = Proto {
     ],
     min_len: 14,
     header_len: |_| 14,
-    payload_len: None,
     next,
-    bindings: &[],
-    accepts: None,
-    build: super::build_nothing,
-    checksum: None,
+    bindings: &[Binding::new(Space::LinkType, 1)],
     answers: |_, _, _, _| true,
     summary,
     relayout: None,
+    ..super::BASE
 };
 
 fn next(hdr: &[u8], _payload: &[u8], lookup: &Lookup) -> Option<Next> {
-    let t = super::read_bits(hdr, 96, 16);
-    lookup("type", t).map(Next::plain)
+    lookup(Space::EtherType, FIELDS[TYPE].int(hdr)).map(Next::plain)
 }
 
 fn summary(p: &Packet, idx: usize) -> Option<String> {

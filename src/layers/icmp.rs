@@ -1,6 +1,6 @@
 //! ICMP for IPv4 (RFC 792): echo, errors quoting the offending packet, and the rest by number.
 
-use super::{Auto, Binding, Changed, Field, Kind, Lookup, Next, Proto};
+use super::{Auto, Binding, Changed, Field, Kind, Lookup, Next, Proto, Space};
 use crate::packet::Packet;
 
 static TYPES: &[(u64, &str)] = &[
@@ -189,25 +189,19 @@ static FIELDS: &[Field] = &[
 pub static ICMP: Proto = Proto {
     name: "ICMP",
     accessor: "icmp",
-    aliases: &[],
     doc: "Internet Control Message Protocol (IPv4).",
     fields: FIELDS,
     template: &[8, 0, 0, 0, 0, 0, 0, 0],
     min_len: 8,
     header_len,
-    payload_len: None,
     next,
-    bindings: &[Binding {
-        lower: "IPv4",
-        field: "proto",
-        value: 1,
-    }],
-    accepts: None,
+    bindings: &[Binding::new(Space::IpProto, 1)],
     build,
     checksum: Some(checksum),
     answers,
     summary,
     relayout: Some(header_len),
+    ..super::BASE
 };
 
 fn header_len(h: &[u8]) -> usize {
@@ -231,11 +225,13 @@ fn next(h: &[u8], payload: &[u8], _lookup: &Lookup) -> Option<Next> {
     }
 }
 
+const CHKSUM: usize = super::field_id(FIELDS, "chksum");
+
 fn build(p: &mut Packet, idx: usize, ch: Changed) {
     if (ch.this || ch.payload)
         && let Some(c) = checksum(p, idx)
     {
-        p.write_auto_named(idx, "chksum", c as u64);
+        p.write_auto(idx, CHKSUM, c as u64);
     }
 }
 
@@ -247,7 +243,7 @@ fn checksum(p: &Packet, idx: usize) -> Option<u16> {
     if seg.len() < 4 {
         return None;
     }
-    Some(pnet_packet::util::checksum(seg, 1))
+    Some(super::inet_checksum(seg, Some(2)))
 }
 
 /// Echo reply answers echo request (and the other request/reply pairs) with
@@ -266,12 +262,11 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
 
 /// The quoted packet in an ICMP error is the sent packet's IP header and the start of its payload.
 fn quoted_matches(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
-    // The sent packet's IP layer is the one carrying `si`'s layer, or the
-    // packet itself when an error answers a non-ICMP probe.
-    let Some(sent_ip) = sent.find("IPv4") else {
+    // The sent packet's IP layer is the one carrying `si`'s layer (the
+    // error stands where the probe's transport layer stood).
+    let Some(sent_ip) = sent.net_below(si) else {
         return false;
     };
-    let _ = si;
     let quoted = reply.payload(ri);
     let orig = sent.segment(sent_ip);
     if quoted.len() < 20 || orig.len() < 20 {
@@ -294,11 +289,7 @@ fn summary(p: &Packet, idx: usize) -> Option<String> {
     if h.len() < 2 {
         return None;
     }
-    let ip = idx
-        .checked_sub(1)
-        .and_then(|i| super::ipv4::addrs(p.header(i)))
-        .map(|(s, d)| format!("IP {s} > {d}: "))
-        .unwrap_or_default();
+    let ip = super::net_prefix(p, idx);
     let len = p.segment(idx).len();
     let (t, code) = (h[0], h[1]);
     let body = match t {
@@ -314,11 +305,7 @@ fn summary(p: &Packet, idx: usize) -> Option<String> {
                 .copied()
                 .unwrap_or("unreachable");
             let mut s = format!("ICMP {what}");
-            if p.layers()
-                .get(idx + 1)
-                .is_some_and(|l| l.proto.name == "IPv4")
-                && let Some((_, qd)) = super::ipv4::addrs(p.header(idx + 1))
-            {
+            if let Some((_, qd)) = p.addrs_at(idx + 1) {
                 s = format!("ICMP {qd} {what}");
             }
             format!("{s}, length {len}")

@@ -1,8 +1,8 @@
 //! IPv4 (RFC 791) with options.
 
-use super::{Auto, Binding, Changed, Field, Kind, Lookup, Next, Proto};
+use super::{Auto, Binding, Changed, Field, Kind, Lookup, NetOps, Next, Proto, Space};
 use crate::packet::Packet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// IP protocol numbers, shared with every field that holds one.
 pub static IP_PROTOS: &[(u64, &str)] = &[
@@ -58,7 +58,8 @@ static FIELDS: &[Field] = &[
         Kind::Enum(IP_PROTOS),
         "protocol of the payload (follows the layer above unless set)",
     )
-    .auto(Auto::Next),
+    .auto(Auto::Next)
+    .space(Space::IpProto),
     Field::new(
         "chksum",
         80,
@@ -98,41 +99,64 @@ pub static IPV4: Proto = Proto {
     payload_len: Some(payload_len),
     next,
     bindings: &[
-        Binding {
-            lower: "Ether",
-            field: "type",
-            value: 0x0800,
-        },
-        Binding {
-            lower: "Dot1Q",
-            field: "type",
-            value: 0x0800,
-        },
-        Binding {
-            lower: "IPv4",
-            field: "proto",
-            value: 4,
-        },
+        Binding::new(Space::EtherType, 0x0800),
+        Binding::new(Space::IpProto, 4),
+        Binding::new(Space::LinkType, 228),
+        Binding::new(Space::LinkType, 101).when(version_4),
     ],
-    accepts: None,
+    net: Some(&NET),
+    pseudo_fields: &["src", "dst", "proto"],
     build,
     checksum: Some(checksum),
     answers,
     summary,
     relayout: None,
+    ..super::BASE
 };
 
+const IHL: usize = super::field_id(FIELDS, "ihl");
+const LEN: usize = super::field_id(FIELDS, "len");
+const ID: usize = super::field_id(FIELDS, "id");
+const FLAGS: usize = super::field_id(FIELDS, "flags");
+const FRAG: usize = super::field_id(FIELDS, "frag");
+const PROTO: usize = super::field_id(FIELDS, "proto");
+const CHKSUM: usize = super::field_id(FIELDS, "chksum");
+const MF: u64 = 1;
+
+fn version_4(b: &[u8]) -> bool {
+    b.first().is_some_and(|v| v >> 4 == 4)
+}
+
+static NET: NetOps = NetOps {
+    addrs: |p, i| addrs(p.header(i)).map(|(s, d)| (IpAddr::V4(s), IpAddr::V4(d))),
+    pseudo_sum,
+    fragment: |p, i, _| is_fragment(p.header(i)),
+};
+
+/// A fragment's payload is part of a datagram (offset or more-fragments set).
+fn is_fragment(h: &[u8]) -> bool {
+    FIELDS[FLAGS].int(h) & MF != 0 || FIELDS[FRAG].int(h) != 0
+}
+
+/// Addresses, zero, protocol and upper-layer length (RFC 768, RFC 9293).
+fn pseudo_sum(p: &Packet, net: usize, _upper: usize, proto: u8, len: usize) -> Option<u32> {
+    let h = p.header(net);
+    let addrs = h.get(12..20)?;
+    let sum = super::ones_sum(addrs, None) as u64 + proto as u64 + (len as u64 & 0xffff);
+    Some(super::fold(sum))
+}
+
 fn payload_len(h: &[u8]) -> Option<usize> {
-    let total = super::read_bits(h, 16, 16) as usize;
+    let total = FIELDS[LEN].int(h) as usize;
     // A zero or impossible total length (TSO captures) leaves the payload to the end.
     total.checked_sub(h.len()).filter(|_| total >= 20)
 }
 
 fn next(h: &[u8], _payload: &[u8], lookup: &Lookup) -> Option<Next> {
-    if super::read_bits(h, 51, 13) != 0 {
+    if FIELDS[FRAG].int(h) != 0 {
         return None; // a later fragment: the payload is not a header
     }
-    lookup("proto", super::read_bits(h, 72, 8)).map(Next::plain)
+    lookup(Space::IpProto, FIELDS[PROTO].int(h)).map(Next::plain)
 }
 
 fn build(p: &mut Packet, idx: usize, ch: Changed) {
@@ -144,15 +168,15 @@ fn build(p: &mut Packet, idx: usize, ch: Changed) {
         p.splice(idx, hl..hl, &vec![0u8; 4 - hl % 4]);
     }
     let hl = p.header(idx).len();
-    p.write_auto_named(idx, "ihl", (hl / 4).min(15) as u64);
+    p.write_auto(idx, IHL, (hl / 4).min(15) as u64);
     if !p.layers()[idx].quoted {
         let total = hl + p.payload(idx).len();
-        p.write_auto_named(idx, "len", total.min(0xffff) as u64);
+        p.write_auto(idx, LEN, total.min(0xffff) as u64);
     }
     if p.layers()[idx].dirty
         && let Some(c) = checksum(p, idx)
     {
-        p.write_auto_named(idx, "chksum", c as u64);
+        p.write_auto(idx, CHKSUM, c as u64);
     }
 }
 
@@ -161,7 +185,7 @@ fn checksum(p: &Packet, idx: usize) -> Option<u16> {
     if h.len() < 20 {
         return None;
     }
-    Some(pnet_packet::util::checksum(h, 5))
+    Some(super::inet_checksum(h, Some(10)))
 }
 
 /// Source and destination address of an IPv4 header.
@@ -181,10 +205,8 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
     let (Some((rs, rd)), Some((ss, sd))) = (addrs(reply.header(ri)), addrs(sent.header(si))) else {
         return false;
     };
-    let icmp_error = reply
-        .layers()
-        .get(ri + 1)
-        .is_some_and(|l| l.proto.name == "ICMP" && super::icmp::is_error(reply.header(ri + 1)));
+    // An error from a router on the path quotes the request.
+    let icmp_error = reply.carries_quote(ri + 1);
     (rs == sd || icmp_error || sd.is_broadcast() || sd.is_multicast())
         && (rd == ss || ss.is_unspecified())
 }
@@ -192,21 +214,21 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
 fn summary(p: &Packet, idx: usize) -> Option<String> {
     let h = p.header(idx);
     let (s, d) = addrs(h)?;
-    let proto = super::read_bits(h, 72, 8);
+    let proto = FIELDS[PROTO].int(h);
     let name = IP_PROTOS
         .iter()
         .find(|(v, _)| *v == proto)
         .map(|(_, n)| n.to_string());
-    let frag = super::read_bits(h, 51, 13);
+    let frag = FIELDS[FRAG].int(h);
     let mut out = format!(
         "IP {s} > {d}: {}, length {}",
         name.unwrap_or_else(|| format!("ip-proto-{proto}")),
         p.payload(idx).len()
     );
-    if frag != 0 || super::read_bits(h, 50, 1) == 1 {
+    if is_fragment(h) {
         out.push_str(&format!(
             " (frag {}:{}@{})",
-            super::read_bits(h, 32, 16),
+            FIELDS[ID].int(h),
             p.payload(idx).len(),
             frag * 8
         ));

@@ -15,6 +15,7 @@ pub mod dot1q;
 pub mod ether;
 pub mod icmp;
 pub mod ipv4;
+pub mod items;
 pub mod padding;
 pub mod raw;
 pub mod tcp;
@@ -22,8 +23,9 @@ pub mod udp;
 pub mod wol;
 
 use crate::packet::Packet;
+pub use items::{Codec, Tree};
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Every protocol pktscript knows, in dissection-priority order.
 pub static REGISTRY: &[&Proto] = &[
@@ -60,6 +62,10 @@ pub enum Kind {
     Ipv6,
     /// Variable-length bytes from the field's offset to the end of the header.
     Bytes,
+    /// Variable-length bytes (to the end of the header, like `Bytes`) that
+    /// scripts see as a list of named, typed items through a [`Codec`]
+    /// (TCP and IP options, address lists).
+    List(&'static Codec),
 }
 
 impl Kind {
@@ -74,8 +80,31 @@ impl Kind {
             Kind::Ipv4 => "IPv4",
             Kind::Ipv6 => "IPv6",
             Kind::Bytes => "bytes",
+            Kind::List(c) => c.type_name,
         }
     }
+}
+
+/// The index of the field called `name` in a table, found at compile time
+/// (`const TTL: usize = field_id(FIELDS, "ttl");`): hooks name fields, the
+/// table alone says where they are, and a misspelt name does not compile.
+pub const fn field_id(fields: &[Field], name: &str) -> usize {
+    let mut i = 0;
+    while i < fields.len() {
+        let a = fields[i].name.as_bytes();
+        let b = name.as_bytes();
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("no field of that name in the table")
 }
 
 /// The automatic role of a field: computed at build time unless pinned.
@@ -111,6 +140,12 @@ pub struct Field {
     /// field (`ARP.TARGET_IPADDR`); the field part is accepted when packets
     /// are read as text.
     pub pkttools: Option<&'static str>,
+    /// The number space this field demultiplexes in (EtherType, IP protocol):
+    /// an `Auto::Next` field follows the binding of the layer above in it.
+    pub space: Option<Space>,
+    /// The field's bit offset when it depends on earlier fields (given the
+    /// header bytes); `off` otherwise.
+    pub at: Option<fn(&[u8]) -> u32>,
 }
 
 impl Field {
@@ -131,7 +166,31 @@ impl Field {
             doc,
             when: None,
             pkttools: None,
+            space: None,
+            at: None,
         }
+    }
+    /// The number space the field demultiplexes in (see [`Space`]).
+    pub const fn space(mut self, space: Space) -> Field {
+        self.space = Some(space);
+        self
+    }
+    /// The field starts where `at` says, given the header (a layout that
+    /// depends on earlier fields).
+    pub const fn at(mut self, at: fn(&[u8]) -> u32) -> Field {
+        self.at = Some(at);
+        self
+    }
+    /// The field's bit offset in this header.
+    pub fn bit_off(&self, hdr: &[u8]) -> u32 {
+        match self.at {
+            Some(at) => at(hdr),
+            None => self.off,
+        }
+    }
+    /// Whether the field's length varies (bytes to the end of the header).
+    pub fn is_var(&self) -> bool {
+        matches!(self.kind, Kind::Bytes | Kind::List(_))
     }
     pub const fn auto(mut self, auto: Auto) -> Field {
         self.auto = auto;
@@ -159,23 +218,115 @@ impl Field {
     pub fn present(&self, hdr: &[u8]) -> bool {
         self.when.is_none_or(|f| f(hdr))
     }
-    /// The byte range the field occupies in a header of `hdr_len` bytes.
-    pub fn byte_range(&self, hdr_len: usize) -> std::ops::Range<usize> {
-        let start = (self.off / 8) as usize;
-        if let Kind::Bytes = self.kind {
-            start.min(hdr_len)..hdr_len
+    /// The byte range the field occupies in this header.
+    pub fn byte_range(&self, hdr: &[u8]) -> std::ops::Range<usize> {
+        let off = self.bit_off(hdr);
+        let start = (off / 8) as usize;
+        if self.is_var() {
+            start.min(hdr.len())..hdr.len()
         } else {
-            start..((self.off + self.bits).div_ceil(8) as usize)
+            start..((off + self.bits).div_ceil(8) as usize)
+        }
+    }
+    /// Reads the field as an integer (missing bytes read as 0).
+    pub fn int(&self, hdr: &[u8]) -> u64 {
+        read_bits(hdr, self.bit_off(hdr), self.bits)
+    }
+}
+
+/// A number space in which a lower layer says what follows it. An upper
+/// protocol binds to a value in a space once, and every lower layer that
+/// demultiplexes in that space finds it: UDP binds to 17 in `IpProto` and
+/// so sits on IPv4, IPv6 and any extension header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Space {
+    /// pcap link types: the first layer of a captured frame.
+    LinkType,
+    /// EtherTypes (Ethernet, 802.1Q, Linux cooked captures).
+    EtherType,
+    /// IP protocol numbers (IPv4 `proto`, IPv6 `nh` and its extension headers).
+    IpProto,
+    /// UDP ports (destination tried first, then source).
+    UdpPort,
+    /// TCP ports (destination tried first, then source).
+    TcpPort,
+    /// ICMPv6 neighbour-discovery option types.
+    NdOption,
+}
+
+impl Space {
+    /// A short name for docs and help.
+    pub fn name(self) -> &'static str {
+        match self {
+            Space::LinkType => "link type",
+            Space::EtherType => "EtherType",
+            Space::IpProto => "IP protocol",
+            Space::UdpPort => "UDP port",
+            Space::TcpPort => "TCP port",
+            Space::NdOption => "ND option type",
         }
     }
 }
 
-/// "The upper protocol sits on `lower` when `lower`'s `field` is `value`".
+/// "This protocol follows a layer that says `value` in `space`", optionally
+/// only when its bytes pass `when` (a guess, like Wake-on-LAN on UDP port 9).
 #[derive(Debug)]
 pub struct Binding {
-    pub lower: &'static str,
-    pub field: &'static str,
+    pub space: Space,
     pub value: u64,
+    pub when: Option<fn(&[u8]) -> bool>,
+}
+
+impl Binding {
+    pub const fn new(space: Space, value: u64) -> Binding {
+        Binding {
+            space,
+            value,
+            when: None,
+        }
+    }
+    /// The binding holds only for bytes that pass `f`.
+    pub const fn when(mut self, f: fn(&[u8]) -> bool) -> Binding {
+        self.when = Some(f);
+        self
+    }
+}
+
+/// The network-layer capability: what transport checksums, summaries,
+/// reply matching and routing ask of the layer that carries them, instead
+/// of asking its name. IPv4 and IPv6 provide it.
+pub struct NetOps {
+    /// Source and destination address of the header at `net`.
+    pub addrs: fn(&Packet, usize) -> Option<(IpAddr, IpAddr)>,
+    /// The ones'-complement sum of the pseudo-header for the upper-layer
+    /// message at `upper` (protocol number, its length), or None when that
+    /// message is not all in this packet (a fragment). For IPv6 the
+    /// destination is the final one when a Routing header has segments left.
+    pub pseudo_sum: fn(&Packet, usize, usize, u8, usize) -> Option<u32>,
+    /// Whether the message at `upper`, carried by this header, is only part
+    /// of a datagram (its checksum then covers bytes that are not here).
+    pub fragment: fn(&Packet, usize, usize) -> bool,
+}
+
+/// An IP extension header (IPv6 Hop-by-Hop, Routing, Fragment, ...): the
+/// network layer below it still carries the layers above.
+pub struct ExtOps {
+    /// This header says the payload is a fragment (offset or more-fragments set).
+    pub fragment: fn(&[u8]) -> bool,
+    /// The final destination this header names, if it redirects the
+    /// datagram (an IPv6 Routing header with segments left).
+    pub final_dst: fn(&[u8]) -> Option<IpAddr>,
+}
+
+/// A constructor named after a message type of a protocol (Scapy's
+/// `ICMPv6EchoRequest` is ICMPv6 with type 128): its own template, and a
+/// test that tells the variant in dissected bytes (for `has()`).
+#[derive(Debug)]
+pub struct Variant {
+    pub name: &'static str,
+    pub template: &'static [u8],
+    pub is: fn(&[u8]) -> bool,
+    pub doc: &'static str,
 }
 
 /// What the build hook may know about what changed since the bytes were last consistent.
@@ -195,7 +346,8 @@ impl Changed {
     }
 }
 
-/// A protocol: its table and hooks.
+/// A protocol: its table and hooks. Start a new one from [`BASE`]
+/// (`Proto { name: ..., ..BASE }`) and give only what it needs.
 pub struct Proto {
     /// Display name ("IPv4").
     pub name: &'static str,
@@ -215,12 +367,13 @@ pub struct Proto {
     /// bytes beyond it are padding. `None`: the payload runs to the end.
     pub payload_len: Option<PayloadLen>,
     /// Which protocol follows, given this header and the bytes after it;
-    /// `lookup(field, value)` finds a protocol bound above this one.
+    /// `lookup(space, value)` finds a protocol bound in a number space.
     pub next: fn(&[u8], &[u8], &Lookup) -> Option<Next>,
-    /// How this protocol binds to lower layers (drives dissection and type fields).
+    /// The values in number spaces this protocol follows (drives dissection
+    /// and the lower layers' type fields).
     pub bindings: &'static [Binding],
     /// A bound layer is dissected only if its bytes pass this check (for
-    /// bindings that are a guess, like Wake-on-LAN on UDP port 9).
+    /// bindings that are all a guess, like Wake-on-LAN).
     pub accepts: Option<fn(&[u8]) -> bool>,
     /// Recompute automatic fields. Called innermost layer first.
     pub build: fn(&mut Packet, usize, Changed),
@@ -232,6 +385,50 @@ pub struct Proto {
     pub summary: fn(&Packet, usize) -> Option<String>,
     /// Header length implied by the fields after an edit (for layouts chosen by a field).
     pub relayout: Option<fn(&[u8]) -> usize>,
+    /// The network-layer capability, for IPv4 and IPv6.
+    pub net: Option<&'static NetOps>,
+    /// Set for IP extension headers, which the network layer's capability
+    /// looks through.
+    pub ext: Option<&'static ExtOps>,
+    /// Fields that feed the pseudo-header of the transport layers above (an
+    /// edit of one re-sums their checksums).
+    pub pseudo_fields: &'static [&'static str],
+    /// Constructors named after message types (`ICMPv6EchoRequest`).
+    pub variants: &'static [Variant],
+    /// Words this layer puts before the packet's summary line, given its
+    /// header (802.1Q's `802.1Q vlan 5`).
+    pub summary_tag: Option<fn(&[u8]) -> String>,
+}
+
+/// The defaults a protocol starts from: no fields, a header as long as its
+/// bytes, followed by Raw, bound to nothing, building and matching nothing.
+pub const BASE: Proto = Proto {
+    name: "",
+    accessor: "",
+    aliases: &[],
+    doc: "",
+    fields: &[],
+    template: &[],
+    min_len: 0,
+    header_len: all_bytes,
+    payload_len: None,
+    next: next_raw,
+    bindings: &[],
+    accepts: None,
+    build: build_nothing,
+    checksum: None,
+    answers: answers_never,
+    summary: summary_none,
+    relayout: None,
+    net: None,
+    ext: None,
+    pseudo_fields: &[],
+    variants: &[],
+    summary_tag: None,
+};
+
+fn all_bytes(b: &[u8]) -> usize {
+    b.len()
 }
 
 impl std::fmt::Debug for Proto {
@@ -249,8 +446,8 @@ impl PartialEq for Proto {
 /// The payload length a header declares, if it declares one.
 pub type PayloadLen = fn(&[u8]) -> Option<usize>;
 
-/// Finds the protocol bound above the current one by (field, value).
-pub type Lookup<'a> = dyn Fn(&str, u64) -> Option<&'static Proto> + 'a;
+/// Finds the protocol bound in a number space to a value (for the bytes that follow).
+pub type Lookup<'a> = dyn Fn(Space, u64) -> Option<&'static Proto> + 'a;
 
 /// What follows a header.
 #[derive(Debug, Clone, Copy)]
@@ -282,13 +479,32 @@ impl Proto {
             || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
 
-    /// The value `self` must put in its type field for `upper` to follow, if bound.
-    pub fn binding_for(&self, upper: &Proto) -> Option<(&'static str, u64)> {
+    /// The variant called `name`, if this protocol has one.
+    pub fn variant(&self, name: &str) -> Option<&'static Variant> {
+        self.variants
+            .iter()
+            .find(|v| v.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The field that demultiplexes in `space`, if any.
+    pub fn demux_field(&self, space: Space) -> Option<usize> {
+        self.fields.iter().position(|f| f.space == Some(space))
+    }
+
+    /// The value `self` must put in its field of `space` for `upper` to follow, if bound.
+    pub fn binding_for(&self, upper: &Proto, space: Space) -> Option<u64> {
         upper
             .bindings
             .iter()
-            .find(|b| b.lower == self.name)
-            .map(|b| (b.field, b.value))
+            .find(|b| b.space == space)
+            .map(|b| b.value)
+    }
+
+    /// Whether this protocol is bound to `value` in `space`.
+    pub fn bound_to(&self, space: Space, value: u64) -> bool {
+        self.bindings
+            .iter()
+            .any(|b| b.space == space && b.value == value)
     }
 }
 
@@ -297,16 +513,44 @@ pub fn find_proto(name: &str) -> Option<&'static Proto> {
     REGISTRY.iter().copied().find(|p| p.is_named(name))
 }
 
-/// Finds the protocol bound above `lower` when `field` is `value`.
-pub fn lookup_binding(lower: &str, field: &str, value: u64) -> Option<&'static Proto> {
-    for p in REGISTRY {
-        for b in p.bindings {
-            if b.value == value && b.lower == lower && b.field == field {
-                return Some(p);
+/// Finds a protocol or one of its variants by name (`ICMPv6EchoRequest`).
+pub fn find_constructor(name: &str) -> Option<(&'static Proto, Option<&'static Variant>)> {
+    if let Some(p) = find_proto(name) {
+        return Some((p, None));
+    }
+    REGISTRY
+        .iter()
+        .find_map(|p| p.variant(name).map(|v| (*p, Some(v))))
+}
+
+type BindingIndex =
+    std::collections::HashMap<(Space, u64), Vec<(&'static Proto, &'static Binding)>>;
+
+/// The bindings of every registered protocol, by space and value, in registry order.
+fn binding_index() -> &'static BindingIndex {
+    static INDEX: std::sync::OnceLock<BindingIndex> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut m: std::collections::HashMap<_, Vec<_>> = std::collections::HashMap::new();
+        for p in REGISTRY {
+            for b in p.bindings {
+                m.entry((b.space, b.value)).or_default().push((*p, b));
             }
         }
-    }
-    None
+        m
+    })
+}
+
+/// Finds the protocol bound to `value` in `space` whose bytes would be
+/// `payload` (guarded bindings and `accepts` checks see them). The first in
+/// registry order wins.
+pub fn lookup_binding(space: Space, value: u64, payload: &[u8]) -> Option<&'static Proto> {
+    binding_index()
+        .get(&(space, value))?
+        .iter()
+        .find(|(p, b)| {
+            b.when.is_none_or(|ok| ok(payload)) && p.accepts.is_none_or(|ok| ok(payload))
+        })
+        .map(|(p, _)| *p)
 }
 
 /// A field's value as the bytes hold it.
@@ -325,6 +569,8 @@ pub enum Input<'a> {
     Int(i64),
     Str(&'a str),
     Bytes(&'a [u8]),
+    /// A structured value (an option list) for a [`Kind::List`] field.
+    Tree(&'a Tree),
 }
 
 /// Why a value does not fit a field; `help` says what would.
@@ -411,7 +657,7 @@ pub fn write_bits(buf: &mut [u8], off: u32, bits: u32, v: u64) {
 
 /// Reads a field's value from a header.
 pub fn get_value(f: &Field, hdr: &[u8]) -> Value {
-    let r = f.byte_range(hdr.len());
+    let r = f.byte_range(hdr);
     let slice = |n: usize| -> Vec<u8> {
         let mut v = vec![0u8; n];
         for (i, b) in v.iter_mut().enumerate() {
@@ -435,8 +681,10 @@ pub fn get_value(f: &Field, hdr: &[u8]) -> Value {
             a.copy_from_slice(&slice(16));
             Value::Ipv6(a)
         }
-        Kind::Bytes => Value::Bytes(hdr.get(r).map(|s| s.to_vec()).unwrap_or_default()),
-        _ => Value::Int(read_bits(hdr, f.off, f.bits)),
+        Kind::Bytes | Kind::List(_) => {
+            Value::Bytes(hdr.get(r).map(|s| s.to_vec()).unwrap_or_default())
+        }
+        _ => Value::Int(f.int(hdr)),
     }
 }
 
@@ -530,6 +778,19 @@ pub fn format_flags(names: &[&str], v: u64) -> String {
 /// Converts script input to a field value, or says why it does not fit.
 pub fn parse_value(proto: &Proto, f: &Field, input: &Input) -> Result<Value, FieldError> {
     let what = || format!("{}.{}", proto.accessor, f.name);
+    if let Input::Tree(t) = input
+        && !matches!(f.kind, Kind::List(_))
+    {
+        return match t {
+            Tree::Int(n) => parse_value(proto, f, &Input::Int(*n)),
+            Tree::Str(s) => parse_value(proto, f, &Input::Str(s)),
+            Tree::Bytes(b) => parse_value(proto, f, &Input::Bytes(b)),
+            _ => Err(FieldError::new(format!(
+                "{} takes a single value, not a list",
+                what()
+            ))),
+        };
+    }
     match (&f.kind, input) {
         (Kind::Mac, Input::Str(s)) => parse_mac(s).map(Value::Mac).ok_or_else(|| {
             FieldError::new(format!("{s:?} is not a MAC address (for {})", what()))
@@ -560,6 +821,26 @@ pub fn parse_value(proto: &Proto, f: &Field, input: &Input) -> Result<Value, Fie
                 FieldError::new(format!("{s:?} is not an IPv6 address (for {})", what()))
                     .help("write it the usual way, like \"2001:db8::1\"")
             }),
+        (Kind::List(_), Input::Bytes(b)) => Ok(Value::Bytes(b.to_vec())),
+        (Kind::List(c), Input::Tree(t)) => (c.encode)(t).map(Value::Bytes).map_err(|mut e| {
+            e.message = format!("{}: {}", what(), e.message);
+            e
+        }),
+        (Kind::List(c), Input::Str(s)) => match items::parse_tree(s) {
+            Ok(t) => parse_value(proto, f, &Input::Tree(&t)),
+            Err(m) => Err(FieldError::new(format!(
+                "{s:?} is not a list of {} (for {}): {m}",
+                c.type_name,
+                what()
+            ))
+            .help(c.help)),
+        },
+        (Kind::List(c), Input::Int(_)) => Err(FieldError::new(format!(
+            "{} takes a list of {}, not a number",
+            what(),
+            c.type_name
+        ))
+        .help(c.help)),
         (Kind::Bytes, Input::Bytes(b)) => Ok(Value::Bytes(b.to_vec())),
         (Kind::Bytes, Input::Str(s)) => Ok(Value::Bytes(s.as_bytes().to_vec())),
         (Kind::Mac | Kind::Ipv4 | Kind::Ipv6 | Kind::Bytes, _) => Err(FieldError::new(format!(
@@ -618,6 +899,10 @@ pub fn parse_value(proto: &Proto, f: &Field, input: &Input) -> Result<Value, Fie
             "{} takes a number, not a blob",
             what()
         ))),
+        (_, Input::Tree(_)) => Err(FieldError::new(format!(
+            "{} takes a single value, not a list",
+            what()
+        ))),
     }
 }
 
@@ -626,6 +911,7 @@ fn input_type(i: &Input) -> &'static str {
         Input::Int(_) => "a number",
         Input::Str(_) => "a string",
         Input::Bytes(_) => "a blob",
+        Input::Tree(_) => "a list",
     }
 }
 
@@ -675,6 +961,7 @@ pub fn format_value(f: &Field, v: &Value) -> String {
         (Value::Mac(m), _) => format_mac(m),
         (Value::Ipv4(a), _) => Ipv4Addr::from(*a).to_string(),
         (Value::Ipv6(a), _) => Ipv6Addr::from(*a).to_string(),
+        (Value::Bytes(b), Kind::List(c)) => items::format_tree(&(c.decode)(b)),
         (Value::Bytes(b), _) => {
             if b.is_empty() {
                 "''".to_string()
@@ -758,29 +1045,112 @@ pub fn summary_none(_: &Packet, _: usize) -> Option<String> {
     None
 }
 
-/// Sets an automatic type field to the binding of the layer above, unless
-/// pinned or already naming that layer.
-pub fn build_next_field(pkt: &mut Packet, idx: usize, field: &str) {
+/// Sets an automatic type field (one that demultiplexes in a number space)
+/// to the binding of the layer above, unless pinned or already naming that layer.
+pub fn build_next_field(pkt: &mut Packet, idx: usize, fi: usize) {
     let Some(upper) = pkt.layer(idx + 1).map(|l| l.proto) else {
         return;
     };
-    if upper.name == padding::PADDING.name {
+    if upper == &padding::PADDING || pkt.is_pinned(idx, fi) {
         return;
     }
     let proto = pkt.layers()[idx].proto;
-    let Some(fi) = proto.field_index(field) else {
+    let f = &proto.fields[fi];
+    let Some(space) = f.space else {
         return;
     };
-    if pkt.is_pinned(idx, fi) {
+    let current = f.int(pkt.header(idx));
+    if upper.bound_to(space, current) {
         return;
     }
-    let current = read_bits(pkt.header(idx), proto.fields[fi].off, proto.fields[fi].bits);
-    if lookup_binding(proto.name, field, current).is_some_and(|p| p == upper) {
-        return;
-    }
-    if let Some((bf, v)) = proto.binding_for(upper)
-        && bf == field
-    {
+    if let Some(v) = proto.binding_for(upper, space) {
         pkt.write_auto(idx, fi, v);
+    }
+}
+
+/// The value layer `idx` gives in `space` (its demultiplexing field), if it has one.
+pub fn demux_value(p: &Packet, idx: usize, space: Space) -> Option<u64> {
+    let l = p.layers().get(idx)?;
+    let f = &l.proto.fields[l.proto.demux_field(space)?];
+    Some(f.int(p.header(idx)))
+}
+
+/// The ones'-complement sum of `data` as 16-bit big-endian words (an odd
+/// last byte padded with zero), leaving out the word at byte offset `skip`.
+pub fn ones_sum(data: &[u8], skip: Option<usize>) -> u32 {
+    let mut sum: u64 = 0;
+    let mut chunks = data.chunks_exact(2);
+    for (i, c) in chunks.by_ref().enumerate() {
+        if Some(i * 2) != skip {
+            sum += u16::from_be_bytes([c[0], c[1]]) as u64;
+        }
+    }
+    if let [last] = chunks.remainder() {
+        sum += (*last as u64) << 8;
+    }
+    fold(sum)
+}
+
+/// Folds a sum into 16 bits plus carry-free form (as a u32 below 0x10000).
+pub fn fold(mut sum: u64) -> u32 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u32
+}
+
+/// The Internet checksum of `data` with the word at byte offset `skip` taken as zero.
+pub fn inet_checksum(data: &[u8], skip: Option<usize>) -> u16 {
+    !(ones_sum(data, skip) as u16)
+}
+
+/// The checksum of the upper-layer message at `idx` (header at `idx`,
+/// checksum word at byte `skip` of it) over the pseudo-header of the
+/// network layer that carries it, whichever that is. None without a network
+/// layer below, on a truncated header, or for a fragment.
+pub fn transport_checksum(p: &Packet, idx: usize, skip: usize) -> Option<u16> {
+    if p.layers().get(idx)?.truncated {
+        return None;
+    }
+    let net = p.net_below(idx)?;
+    let ops = p.layers()[net].proto.net?;
+    if (ops.fragment)(p, net, idx) {
+        return None;
+    }
+    let proto = demux_value(p, idx - 1, Space::IpProto)? as u8;
+    let seg = p.segment(idx);
+    let pseudo = (ops.pseudo_sum)(p, net, idx, proto, seg.len())?;
+    let sum = fold(pseudo as u64 + ones_sum(seg, Some(skip)) as u64);
+    Some(!(sum as u16))
+}
+
+/// Whether an edit since the bytes were last consistent touched a field
+/// feeding the pseudo-header of the transport layer at `idx` (in the
+/// network layer below it, or an extension header between).
+pub fn pseudo_touched(p: &Packet, idx: usize) -> bool {
+    let Some(net) = p.net_below(idx) else {
+        return false;
+    };
+    (net..idx).any(|i| p.touched_any(i, p.layers()[i].proto.pseudo_fields))
+}
+
+/// `IP a.p > b.q` (or `IP6 ...`) for the ports of layer `idx` and the
+/// addresses of the network layer below it, as tcpdump prints them.
+pub fn transport_prefix(p: &Packet, idx: usize) -> String {
+    let h = p.header(idx);
+    let (sp, dp) = (read_bits(h, 0, 16), read_bits(h, 16, 16));
+    match p.net_addrs(idx) {
+        Some((IpAddr::V4(s), IpAddr::V4(d))) => format!("IP {s}.{sp} > {d}.{dp}"),
+        Some((s, d)) => format!("IP6 {s}.{sp} > {d}.{dp}"),
+        None => format!("{sp} > {dp}"),
+    }
+}
+
+/// `IP a > b: ` (or `IP6 a > b: `) for the network layer below `idx`, or nothing.
+pub fn net_prefix(p: &Packet, idx: usize) -> String {
+    match p.net_addrs(idx) {
+        Some((IpAddr::V4(s), IpAddr::V4(d))) => format!("IP {s} > {d}: "),
+        Some((s, d)) => format!("IP6 {s} > {d}: "),
+        None => String::new(),
     }
 }

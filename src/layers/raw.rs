@@ -13,13 +13,8 @@ pub static RAW: Proto = Proto {
     template: &[],
     min_len: 0,
     header_len: |b| b.len(),
-    payload_len: None,
     next: |_, _, _| None,
-    bindings: &[],
-    accepts: None,
-    build: super::build_nothing,
-    checksum: None,
     answers: |_, _, _, _| true,
-    summary: super::summary_none,
     relayout: None,
+    ..super::BASE
 };

@@ -1,6 +1,6 @@
 //! TCP (RFC 9293) with options.
 
-use super::{Auto, Binding, Changed, Field, Kind, Lookup, Next, Proto};
+use super::{Auto, Binding, Changed, Field, Kind, Lookup, Next, Proto, Space};
 use crate::packet::Packet;
 
 /// Flag letters from the least significant bit: FIN SYN RST PSH ACK URG ECE CWR NS.
@@ -33,7 +33,7 @@ static FIELDS: &[Field] = &[
         128,
         16,
         Kind::Hex,
-        "checksum with the IPv4 pseudo-header (computed unless set)",
+        "checksum with the IP pseudo-header (computed unless set)",
     )
     .auto(Auto::Chksum),
     Field::new("urgptr", 144, 16, Kind::Int, "urgent pointer"),
@@ -49,7 +49,6 @@ static FIELDS: &[Field] = &[
 pub static TCP: Proto = Proto {
     name: "TCP",
     accessor: "tcp",
-    aliases: &[],
     doc: "Transmission Control Protocol.",
     fields: FIELDS,
     template: &[
@@ -61,31 +60,37 @@ pub static TCP: Proto = Proto {
             .map(|v| ((v >> 4) as usize * 4).max(20))
             .unwrap_or(20)
     },
-    payload_len: None,
     next,
-    bindings: &[Binding {
-        lower: "IPv4",
-        field: "proto",
-        value: 6,
-    }],
-    accepts: None,
+    bindings: &[Binding::new(Space::IpProto, 6)],
     build,
     checksum: Some(checksum),
     answers,
     summary,
     relayout: None,
+    ..super::BASE
 };
 
+const SPORT: usize = super::field_id(FIELDS, "sport");
+const DPORT: usize = super::field_id(FIELDS, "dport");
+const SEQ: usize = super::field_id(FIELDS, "seq");
+const ACK: usize = super::field_id(FIELDS, "ack");
+const DATAOFS: usize = super::field_id(FIELDS, "dataofs");
+const FLAGS_F: usize = super::field_id(FIELDS, "flags");
+const WINDOW: usize = super::field_id(FIELDS, "window");
+const CHKSUM: usize = super::field_id(FIELDS, "chksum");
+/// Byte offset of the checksum, for the sum that leaves it out.
+const CHKSUM_AT: usize = 16;
+
 fn next(h: &[u8], _payload: &[u8], lookup: &Lookup) -> Option<Next> {
-    lookup("dport", super::read_bits(h, 16, 16))
-        .or_else(|| lookup("sport", super::read_bits(h, 0, 16)))
+    lookup(Space::TcpPort, FIELDS[DPORT].int(h))
+        .or_else(|| lookup(Space::TcpPort, FIELDS[SPORT].int(h)))
         .map(Next::plain)
 }
 
 fn build(p: &mut Packet, idx: usize, ch: Changed) {
     // Only the pseudo-header (addresses and protocol) of the layer below
     // enters this checksum: a TTL change must not "fix" a bad checksum.
-    if !ch.this && !ch.payload && !p.touched_any(idx.wrapping_sub(1), &["src", "dst", "proto"]) {
+    if !ch.this && !ch.payload && !super::pseudo_touched(p, idx) {
         return;
     }
     if p.layers()[idx].quoted {
@@ -97,10 +102,10 @@ fn build(p: &mut Packet, idx: usize, ch: Changed) {
             p.splice(idx, hl..hl, &vec![0u8; 4 - hl % 4]);
         }
         let hl = p.header(idx).len();
-        p.write_auto_named(idx, "dataofs", (hl / 4).min(15) as u64);
+        p.write_auto(idx, DATAOFS, (hl / 4).min(15) as u64);
     }
-    if let Some(c) = super::udp::pseudo_checksum(p, idx, 8) {
-        p.write_auto_named(idx, "chksum", c as u64);
+    if let Some(c) = super::transport_checksum(p, idx, CHKSUM_AT) {
+        p.write_auto(idx, CHKSUM, c as u64);
     }
 }
 
@@ -108,7 +113,7 @@ fn checksum(p: &Packet, idx: usize) -> Option<u16> {
     if p.layers()[idx].quoted {
         return None;
     }
-    super::udp::pseudo_checksum(p, idx, 8)
+    super::transport_checksum(p, idx, CHKSUM_AT)
 }
 
 /// A segment answers one with swapped ports whose sequence space it acknowledges
@@ -118,12 +123,12 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
     if r.len() < 20 || s.len() < 20 || r[0..2] != s[2..4] || r[2..4] != s[0..2] {
         return false;
     }
-    let rflags = super::read_bits(r, 103, 9);
-    let sflags = super::read_bits(s, 103, 9);
-    let sseq = super::read_bits(s, 32, 32) as u32;
-    let sack = super::read_bits(s, 64, 32) as u32;
-    let rseq = super::read_bits(r, 32, 32) as u32;
-    let rack = super::read_bits(r, 64, 32) as u32;
+    let rflags = FIELDS[FLAGS_F].int(r);
+    let sflags = FIELDS[FLAGS_F].int(s);
+    let sseq = FIELDS[SEQ].int(s) as u32;
+    let sack = FIELDS[ACK].int(s) as u32;
+    let rseq = FIELDS[SEQ].int(r) as u32;
+    let rack = FIELDS[ACK].int(r) as u32;
     let (syn, rst, ack) = (0x02, 0x04, 0x10);
     // The reply's sequence number continues what we acknowledged (unless we
     // sent a bare SYN, which acknowledges nothing).
@@ -173,22 +178,22 @@ fn summary(p: &Packet, idx: usize) -> Option<String> {
     if h.len() < 20 {
         return Some(format!(
             "{}: TCP (truncated)",
-            super::udp::transport_prefix(p, idx)
+            super::transport_prefix(p, idx)
         ));
     }
-    let f = super::read_bits(h, 103, 9);
+    let f = FIELDS[FLAGS_F].int(h);
     let mut s = format!(
         "{}: Flags [{}], seq {}",
-        super::udp::transport_prefix(p, idx),
+        super::transport_prefix(p, idx),
         tcpdump_flags(f),
-        super::read_bits(h, 32, 32)
+        FIELDS[SEQ].int(h)
     );
     if f & 0x10 != 0 {
-        s.push_str(&format!(", ack {}", super::read_bits(h, 64, 32)));
+        s.push_str(&format!(", ack {}", FIELDS[ACK].int(h)));
     }
     s.push_str(&format!(
         ", win {}, length {}",
-        super::read_bits(h, 112, 16),
+        FIELDS[WINDOW].int(h),
         p.payload(idx).len()
     ));
     Some(s)

@@ -1,6 +1,6 @@
 //! UDP (RFC 768).
 
-use super::{Auto, Binding, Changed, Field, Kind, Lookup, Next, Proto};
+use super::{Auto, Binding, Changed, Field, Kind, Lookup, Next, Proto, Space};
 use crate::packet::Packet;
 
 static FIELDS: &[Field] = &[
@@ -19,7 +19,7 @@ static FIELDS: &[Field] = &[
         48,
         16,
         Kind::Hex,
-        "checksum with the IPv4 pseudo-header; 0 means none (computed unless set)",
+        "checksum with the IP pseudo-header; 0 means none over IPv4 (computed unless set)",
     )
     .auto(Auto::Chksum),
 ];
@@ -27,37 +27,38 @@ static FIELDS: &[Field] = &[
 pub static UDP: Proto = Proto {
     name: "UDP",
     accessor: "udp",
-    aliases: &[],
     doc: "User Datagram Protocol.",
     fields: FIELDS,
     template: &[0, 53, 0, 53, 0, 8, 0, 0],
     min_len: 8,
     header_len: |_| 8,
-    payload_len: None,
     next,
-    bindings: &[Binding {
-        lower: "IPv4",
-        field: "proto",
-        value: 17,
-    }],
-    accepts: None,
+    bindings: &[Binding::new(Space::IpProto, 17)],
     build,
     checksum: Some(checksum),
     answers,
     summary,
     relayout: None,
+    ..super::BASE
 };
 
+const SPORT: usize = super::field_id(FIELDS, "sport");
+const DPORT: usize = super::field_id(FIELDS, "dport");
+const LEN: usize = super::field_id(FIELDS, "len");
+const CHKSUM: usize = super::field_id(FIELDS, "chksum");
+/// Byte offset of the checksum, for the sum that leaves it out.
+const CHKSUM_AT: usize = 6;
+
 fn next(h: &[u8], _payload: &[u8], lookup: &Lookup) -> Option<Next> {
-    lookup("dport", super::read_bits(h, 16, 16))
-        .or_else(|| lookup("sport", super::read_bits(h, 0, 16)))
+    lookup(Space::UdpPort, FIELDS[DPORT].int(h))
+        .or_else(|| lookup(Space::UdpPort, FIELDS[SPORT].int(h)))
         .map(Next::plain)
 }
 
 fn build(p: &mut Packet, idx: usize, ch: Changed) {
     // Only the pseudo-header (addresses and protocol) of the layer below
     // enters this checksum: a TTL change must not "fix" a bad checksum.
-    if !ch.this && !ch.payload && !p.touched_any(idx.wrapping_sub(1), &["src", "dst", "proto"]) {
+    if !ch.this && !ch.payload && !super::pseudo_touched(p, idx) {
         return;
     }
     if p.layers()[idx].quoted {
@@ -65,50 +66,26 @@ fn build(p: &mut Packet, idx: usize, ch: Changed) {
     }
     if ch.this || ch.payload {
         let len = p.segment(idx).len();
-        p.write_auto_named(idx, "len", len.min(0xffff) as u64);
+        p.write_auto(idx, LEN, len.min(0xffff) as u64);
     }
-    if let Some(c) = pseudo_checksum(p, idx, 3) {
-        p.write_auto_named(idx, "chksum", if c == 0 { 0xffff } else { c } as u64);
+    if let Some(c) = super::transport_checksum(p, idx, CHKSUM_AT) {
+        p.write_auto(idx, CHKSUM, if c == 0 { 0xffff } else { c } as u64);
     }
-}
-
-/// The transport checksum of layer `idx` over the IPv4 pseudo-header of the
-/// layer below, with the checksum word at `skipword`. None without IPv4 below.
-pub fn pseudo_checksum(p: &Packet, idx: usize, skipword: usize) -> Option<u16> {
-    let below = idx.checked_sub(1)?;
-    if p.layers()[below].proto.name != "IPv4" || p.layers()[idx].truncated {
-        return None;
-    }
-    let ih = p.header(below);
-    // A fragment holds part of the segment: its checksum covers bytes that are not here.
-    if super::read_bits(ih, 50, 1) == 1 || super::read_bits(ih, 51, 13) != 0 {
-        return None;
-    }
-    let (src, dst) = super::ipv4::addrs(ih)?;
-    let proto = ih[9];
-    let seg = p.segment(idx);
-    Some(pnet_packet::util::ipv4_checksum(
-        seg,
-        skipword,
-        &[],
-        &src,
-        &dst,
-        pnet_packet::ip::IpNextHeaderProtocol(proto),
-    ))
 }
 
 fn checksum(p: &Packet, idx: usize) -> Option<u16> {
     if p.layers()[idx].quoted {
         return None;
     }
-    let stored = super::read_bits(p.header(idx), 48, 16) as u16;
-    if stored == 0 {
-        return Some(0); // no checksum: valid by definition
+    let h = p.header(idx);
+    // No checksum is valid by definition over IPv4; IPv6 requires one.
+    if FIELDS[CHKSUM].int(h) == 0 && p.net_addrs(idx).is_none_or(|(s, _)| s.is_ipv4()) {
+        return Some(0);
     }
-    if super::read_bits(p.header(idx), 32, 16) as usize != p.segment(idx).len() {
+    if FIELDS[LEN].int(h) as usize != p.segment(idx).len() {
         return None; // the length says the datagram is not all here
     }
-    pseudo_checksum(p, idx, 3).map(|c| if c == 0 { 0xffff } else { c })
+    super::transport_checksum(p, idx, CHKSUM_AT).map(|c| if c == 0 { 0xffff } else { c })
 }
 
 /// A reply comes back with the ports swapped.
@@ -117,23 +94,10 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
     r.len() >= 4 && s.len() >= 4 && r[0..2] == s[2..4] && r[2..4] == s[0..2]
 }
 
-/// `IP a.p > b.q: UDP, length n`, as tcpdump prints it.
-pub fn transport_prefix(p: &Packet, idx: usize) -> String {
-    let h = p.header(idx);
-    let (sp, dp) = (super::read_bits(h, 0, 16), super::read_bits(h, 16, 16));
-    match idx
-        .checked_sub(1)
-        .and_then(|i| super::ipv4::addrs(p.header(i)))
-    {
-        Some((s, d)) => format!("IP {s}.{sp} > {d}.{dp}"),
-        None => format!("{sp} > {dp}"),
-    }
-}
-
 fn summary(p: &Packet, idx: usize) -> Option<String> {
     Some(format!(
         "{}: UDP, length {}",
-        transport_prefix(p, idx),
+        super::transport_prefix(p, idx),
         p.payload(idx).len()
     ))
 }

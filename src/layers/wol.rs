@@ -2,7 +2,7 @@
 //! Carried in EtherType 0x0842, in UDP to port 9 or 7, or (OpenBSD's
 //! `arp -W`) in an Ethernet frame of type 0.
 
-use super::{Auto, Binding, Changed, Field, Kind, Proto};
+use super::{Auto, Binding, Changed, Field, Kind, Proto, Space};
 use crate::packet::Packet;
 
 static FIELDS: &[Field] = &[
@@ -54,41 +54,17 @@ pub static WOL: Proto = Proto {
     template: &TEMPLATE,
     min_len: 102,
     header_len: |_| 102,
-    payload_len: None,
-    next: super::next_raw,
     bindings: &[
-        Binding {
-            lower: "Ether",
-            field: "type",
-            value: 0x0842,
-        },
-        Binding {
-            lower: "Dot1Q",
-            field: "type",
-            value: 0x0842,
-        },
-        Binding {
-            lower: "Ether",
-            field: "type",
-            value: 0,
-        },
-        Binding {
-            lower: "UDP",
-            field: "dport",
-            value: 9,
-        },
-        Binding {
-            lower: "UDP",
-            field: "dport",
-            value: 7,
-        },
+        Binding::new(Space::EtherType, 0x0842),
+        Binding::new(Space::EtherType, 0),
+        Binding::new(Space::UdpPort, 9),
+        Binding::new(Space::UdpPort, 7),
     ],
     accepts: Some(is_magic),
     build,
-    checksum: None,
-    answers: super::answers_never,
     summary,
     relayout: None,
+    ..super::BASE
 };
 
 fn build(p: &mut Packet, idx: usize, ch: Changed) {
@@ -113,8 +89,9 @@ fn summary(p: &Packet, idx: usize) -> Option<String> {
     }
     let mut m = [0u8; 6];
     m.copy_from_slice(&h[6..12]);
-    let carrier = match idx.checked_sub(1).map(|i| p.layers()[i].proto.name) {
-        Some("UDP") => format!("{}: ", super::udp::transport_prefix(p, idx - 1)),
+    // Carried over a transport (UDP port 9): its addresses and ports first.
+    let carrier = match idx.checked_sub(1) {
+        Some(t) if p.net_below(t).is_some() => format!("{}: ", super::transport_prefix(p, t)),
         _ => String::new(),
     };
     Some(format!(
