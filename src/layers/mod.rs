@@ -14,10 +14,15 @@ pub mod arp;
 pub mod dot1q;
 pub mod ether;
 pub mod icmp;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ipv6_ext;
 pub mod items;
+pub mod ndp;
 pub mod padding;
 pub mod raw;
+pub mod sll;
 pub mod tcp;
 pub mod udp;
 pub mod wol;
@@ -30,10 +35,24 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Every protocol pktscript knows, in dissection-priority order.
 pub static REGISTRY: &[&Proto] = &[
     &ether::ETHER,
+    &sll::SLL,
+    &sll::SLL2,
     &dot1q::DOT1Q,
     &arp::ARP,
     &ipv4::IPV4,
+    &ipv6::IPV6,
+    &ipv6_ext::HOPBYHOP,
+    &ipv6_ext::DESTOPT,
+    &ipv6_ext::ROUTING,
+    &ipv6_ext::FRAGMENT,
     &icmp::ICMP,
+    &icmpv6::ICMPV6,
+    &ndp::SRC_LLADDR,
+    &ndp::DST_LLADDR,
+    &ndp::PREFIX_INFO,
+    &ndp::MTU,
+    &ndp::RDNSS,
+    &ndp::UNKNOWN,
     &udp::UDP,
     &tcp::TCP,
     &wol::WOL,
