@@ -1,10 +1,13 @@
 //! Capture, send, and send-and-match, written once against the [`Link`]
 //! trait so they work the same on a live interface and on a pcap replay.
 //! Which reply answers which request is decided by each layer's `answers`
-//! hook; this module only walks the layers.
+//! hook; this module only walks the layers. Also here: routes of both
+//! families from the kernel's tables, source address choice, and sending
+//! IPv4 or IPv6 packets through the kernel's routing (`send_l3`).
 
 use crate::link::{Direction, Link, LinkError, Stats};
 use crate::packet::Packet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Why `reply` does not answer `sent`, or `Ok` if it does.
@@ -256,7 +259,7 @@ pub fn sr(
 /// The interface holding the default route in this network namespace
 /// (from /proc/net/route), else the first interface that is up and not loopback.
 pub fn default_iface() -> Option<String> {
-    if let Ok(text) = std::fs::read_to_string("/proc/net/route") {
+    if let Ok(text) = crate::link::read_proc_net("route") {
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
             if cols.len() > 7 && cols[1] == "00000000" && cols[7] == "00000000" {
@@ -274,13 +277,26 @@ pub fn default_iface() -> Option<String> {
 /// The interface and next hop the kernel would use for `dst` (longest
 /// prefix match over /proc/net/route); the next hop is `dst` itself on a
 /// directly connected network.
-pub fn route(dst: std::net::Ipv4Addr) -> Option<(String, std::net::Ipv4Addr)> {
-    let text = std::fs::read_to_string("/proc/net/route").ok()?;
+pub fn route(dst: Ipv4Addr) -> Option<(String, Ipv4Addr)> {
+    route4(dst, None)
+}
+
+/// The interface and next hop for `dst`, of either family (see [`route`]
+/// and [`route6`]); with `iface`, only routes over that interface count.
+pub fn route_ip(dst: IpAddr, iface: Option<&str>) -> Option<(String, IpAddr)> {
+    match dst {
+        IpAddr::V4(d) => route4(d, iface).map(|(i, h)| (i, IpAddr::V4(h))),
+        IpAddr::V6(d) => route6(d, iface).map(|(i, h)| (i, IpAddr::V6(h))),
+    }
+}
+
+fn route4(dst: Ipv4Addr, iface: Option<&str>) -> Option<(String, Ipv4Addr)> {
+    let text = crate::link::read_proc_net("route").ok()?;
     let d = u32::from(dst);
-    let mut best: Option<(u32, String, std::net::Ipv4Addr)> = None;
+    let mut best: Option<(u32, String, Ipv4Addr)> = None;
     for line in text.lines().skip(1) {
         let c: Vec<&str> = line.split_whitespace().collect();
-        if c.len() < 8 {
+        if c.len() < 8 || iface.is_some_and(|i| i != c[0]) {
             continue;
         }
         // /proc/net/route holds addresses in host byte order, printed in hex.
@@ -298,65 +314,289 @@ pub fn route(dst: std::net::Ipv4Addr) -> Option<(String, std::net::Ipv4Addr)> {
                 .as_ref()
                 .is_none_or(|(m, _, _)| mask.count_ones() > m.count_ones())
         {
-            let hop = if gw == 0 {
-                dst
-            } else {
-                std::net::Ipv4Addr::from(gw)
-            };
+            let hop = if gw == 0 { dst } else { Ipv4Addr::from(gw) };
             best = Some((mask, c[0].to_string(), hop));
         }
     }
     best.map(|(_, i, h)| (i, h))
 }
 
+/// The interface and next hop the kernel would use for `dst`, from its
+/// IPv6 routes (/proc/net/ipv6_route, every table): the longest prefix,
+/// then the lowest metric; rejecting routes (unreachable, prohibit) are
+/// left out. The next hop is the gateway, or `dst` itself on link. With
+/// `iface`, only routes over that interface count (a link-local `dst` is
+/// on every interface).
+pub fn route6(dst: Ipv6Addr, iface: Option<&str>) -> Option<(String, Ipv6Addr)> {
+    const RTF_REJECT: u32 = 0x0200;
+    let text = crate::link::read_proc_net("ipv6_route").ok()?;
+    let d = u128::from(dst);
+    // (prefix length, metric, interface, next hop)
+    let mut best: Option<(u8, u32, String, Ipv6Addr)> = None;
+    for line in text.lines() {
+        let c: Vec<&str> = line.split_whitespace().collect();
+        if c.len() < 10 || iface.is_some_and(|i| i != c[9]) {
+            continue;
+        }
+        let (Some(net), Ok(plen), Some(gw), Ok(metric), Ok(flags)) = (
+            crate::link::parse_hex_ipv6(c[0]),
+            u8::from_str_radix(c[1], 16),
+            crate::link::parse_hex_ipv6(c[4]),
+            u32::from_str_radix(c[5], 16),
+            u32::from_str_radix(c[8], 16),
+        ) else {
+            continue;
+        };
+        if plen > 128 || flags & RTF_REJECT != 0 {
+            continue;
+        }
+        let mask = u128::MAX.checked_shl(128 - u32::from(plen)).unwrap_or(0);
+        if d & mask != u128::from(net) & mask {
+            continue;
+        }
+        if best
+            .as_ref()
+            .is_none_or(|(p, m, _, _)| plen > *p || (plen == *p && metric < *m))
+        {
+            let hop = if gw.is_unspecified() { dst } else { gw };
+            best = Some((plen, metric, c[9].to_string(), hop));
+        }
+    }
+    best.map(|(_, _, i, h)| (i, h))
+}
+
+/// The IPv6 address of interface `iface` to send to `dst` from (as
+/// /proc/net/if_inet6 lists them): a link-local one for a link-local or
+/// link-scope multicast `dst`, else a wider one if there is any; the one
+/// sharing the longest prefix with `dst` first, deprecated ones last.
+/// Addresses still in duplicate address detection are not used.
+pub fn source6(iface: &str, dst: Ipv6Addr) -> Option<Ipv6Addr> {
+    let local = dst.segments()[0] & 0xffc0 == 0xfe80
+        || (dst.segments()[0] & 0xff0f) == 0xff02
+        || (dst.segments()[0] & 0xff0f) == 0xff01;
+    let common = |a: Ipv6Addr| (u128::from(a) ^ u128::from(dst)).leading_zeros();
+    crate::link::ipv6_addrs()
+        .into_iter()
+        .filter(|a| a.iface == iface && a.usable())
+        .max_by_key(|a| {
+            (
+                a.link_local() == local,
+                a.flags & crate::link::Ipv6Entry::DEPRECATED == 0,
+                common(a.addr),
+            )
+        })
+        .map(|a| a.addr)
+}
+
 /// An ARP who-has for `target`, from (`mac`, `ip`), to the broadcast address.
-pub fn arp_request(mac: [u8; 6], ip: std::net::Ipv4Addr, target: std::net::Ipv4Addr) -> Packet {
+pub fn arp_request(mac: [u8; 6], ip: Ipv4Addr, target: Ipv4Addr) -> Packet {
     crate::layers::arp::who_has(mac, ip, target)
 }
 
-/// Sends an IPv4 packet (header included) through the kernel's routing, on
-/// a raw IP socket; a zero source address is filled in by the kernel.
-pub fn send_l3(ip_packet: &[u8]) -> Result<(), LinkError> {
+/// Sends `request` on `link` and waits up to `timeout` for a frame from
+/// which `answer` reads a link-layer address; the request is sent again
+/// every second meanwhile (as the kernel does). None when nothing answered.
+pub fn solicit(
+    link: &mut dyn Link,
+    request: &mut Packet,
+    answer: &dyn Fn(&Packet) -> Option<[u8; 6]>,
+    timeout: Duration,
+) -> Result<Option<[u8; 6]>, LinkError> {
+    const RETRY: Duration = Duration::from_secs(1);
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut next_send = start;
+    loop {
+        let now = Instant::now();
+        if now >= next_send {
+            link.send(request.bytes())?;
+            next_send = now + RETRY;
+        }
+        if now >= deadline {
+            return Ok(None);
+        }
+        let wait = deadline.min(next_send).saturating_duration_since(now);
+        let Some(frame) = link.recv(Some(wait))? else {
+            if link.exhausted() {
+                return Ok(None);
+            }
+            continue;
+        };
+        if frame.direction == Direction::Outgoing {
+            continue;
+        }
+        let p = frame_packet(link, frame);
+        if let Some(mac) = answer(&p) {
+            return Ok(Some(mac));
+        }
+    }
+}
+
+/// Sends a packet that starts with a network layer (IPv4 or IPv6, as its
+/// capability's addresses tell) through the kernel's routing, on a raw
+/// socket of that family. A zero IPv4 source is filled in by the kernel;
+/// an unspecified IPv6 source (`::`, or `::1` to another host, see
+/// [`needs_source`]) is filled in here with the address the route's
+/// interface would use (the checksums follow).
+pub fn send_l3(p: &mut Packet) -> Result<(), LinkError> {
     use crate::link::LinkErrorKind;
-    if ip_packet.len() < 20 || ip_packet[0] >> 4 != 4 {
+    p.finish();
+    let Some((src, dst)) = p.addrs_at(0) else {
+        let first = p.layer_names().first().copied().unwrap_or("nothing");
         return Err(LinkError::new(
             LinkErrorKind::Invalid,
-            "send() takes an IPv4 packet (no Ethernet layer)",
+            format!(
+                "send() takes a packet that starts with a network layer (IPv4, IPv6), not {first}"
+            ),
         )
-        .with_help("use sendp() for frames with an Ethernet header"));
+        .with_help("use sendp() for frames with a link-layer header (Ether() / ...)"));
+    };
+    match (src, dst) {
+        (_, IpAddr::V4(d)) => send_raw(p.bytes(), IpAddr::V4(d), 0),
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let (iface, _) = route6(d, None).ok_or_else(|| {
+                LinkError::new(LinkErrorKind::Invalid, format!("no route to {d} in this network namespace"))
+                    .with_help("ip -6 route shows the routes; an address on a local network needs an interface with an IPv6 address there")
+            })?;
+            if needs_source(IpAddr::V6(s), IpAddr::V6(d)) {
+                let mine = source6(&iface, d).ok_or_else(|| {
+                    LinkError::new(
+                        LinkErrorKind::Invalid,
+                        format!("{iface} has no IPv6 address to send to {d} from"),
+                    )
+                    .with_help(format!("give the packet a source address, or add one: ip -6 addr add ADDR/64 dev {iface}"))
+                })?;
+                set_src(p, IpAddr::V6(mine))?;
+            }
+            let scope = crate::link::ifindex(&iface).unwrap_or(0);
+            send_raw(p.bytes(), IpAddr::V6(d), scope)
+        }
+        (IpAddr::V4(_), IpAddr::V6(_)) => Err(LinkError::new(
+            LinkErrorKind::Invalid,
+            "the packet's addresses are of two families",
+        )),
     }
-    let dst = [ip_packet[16], ip_packet[17], ip_packet[18], ip_packet[19]];
-    // SAFETY: plain socket calls on a descriptor we own and close.
-    unsafe {
-        let fd = libc::socket(
-            libc::AF_INET,
+}
+
+/// Whether a packet from `src` to `dst` needs its source filled in: it is
+/// unspecified (0.0.0.0, ::), or it is the loopback address (IPv6()'s
+/// default, as in Scapy) while `dst` is not, which no kernel would let out.
+pub fn needs_source(src: IpAddr, dst: IpAddr) -> bool {
+    src.is_unspecified() || (src.is_loopback() && !dst.is_loopback())
+}
+
+/// Sets the source address of the network layer at the start of `p`.
+pub fn set_src(p: &mut Packet, src: IpAddr) -> Result<(), LinkError> {
+    use crate::link::LinkErrorKind;
+    let bad = |e: crate::layers::FieldError| LinkError::new(LinkErrorKind::Invalid, e.message);
+    let fi = p.field_index(0, "src").map_err(bad)?;
+    p.set(0, fi, &crate::layers::Input::Str(&src.to_string()))
+        .map_err(bad)?;
+    p.finish();
+    Ok(())
+}
+
+/// Sends a whole IP packet (header included) to `dst` on a raw socket of
+/// its family; `scope` is the interface index for IPv6 (link-local and
+/// multicast destinations need it).
+fn send_raw(packet: &[u8], dst: IpAddr, scope: u32) -> Result<(), LinkError> {
+    use crate::link::LinkErrorKind;
+    let family = match dst {
+        IpAddr::V4(_) => libc::AF_INET,
+        IpAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: plain socket call.
+    let fd = unsafe {
+        libc::socket(
+            family,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
             libc::IPPROTO_RAW,
-        );
-        if fd < 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(LinkError::new(LinkErrorKind::Permission, format!("cannot open a raw IP socket: {e}"))
-                .with_help("sending raw packets needs root or CAP_NET_RAW: setcap cap_net_raw,cap_net_admin+ep $(which pktscript)"));
+        )
+    };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        let what = if family == libc::AF_INET {
+            "IPv4"
+        } else {
+            "IPv6"
+        };
+        return Err(LinkError::permission(
+            format_args!("opening a raw {what} socket"),
+            "CAP_NET_RAW",
+            e,
+        ));
+    }
+    // SAFETY: `fd` is a new descriptor that nothing else owns.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    let n = match dst {
+        IpAddr::V4(d) => {
+            // SAFETY: sockaddr_in is plain data; all zeroes is valid.
+            let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_addr.s_addr = u32::from_ne_bytes(d.octets());
+            // SAFETY: the buffer and address are valid for the lengths given.
+            unsafe {
+                libc::sendto(
+                    raw,
+                    packet.as_ptr().cast(),
+                    packet.len(),
+                    0,
+                    (&sa as *const libc::sockaddr_in).cast(),
+                    size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
         }
-        let mut sa: libc::sockaddr_in = std::mem::zeroed();
-        sa.sin_family = libc::AF_INET as libc::sa_family_t;
-        sa.sin_addr.s_addr = u32::from_ne_bytes(dst);
-        let n = libc::sendto(
-            fd,
-            ip_packet.as_ptr().cast(),
-            ip_packet.len(),
-            0,
-            (&sa as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        );
+        IpAddr::V6(d) => {
+            // IPPROTO_RAW already implies the header is included; say so
+            // anyway for kernels that want it asked.
+            let on: libc::c_int = 1;
+            // SAFETY: an int option of the size given.
+            unsafe {
+                libc::setsockopt(
+                    raw,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_HDRINCL,
+                    (&on as *const libc::c_int).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+            // SAFETY: sockaddr_in6 is plain data; all zeroes is valid.
+            let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sa.sin6_addr.s6_addr = d.octets();
+            let seg0 = d.segments()[0];
+            if seg0 & 0xffc0 == 0xfe80 || (seg0 & 0xff00 == 0xff00 && seg0 & 0x000f <= 2) {
+                sa.sin6_scope_id = scope;
+            }
+            // SAFETY: the buffer and address are valid for the lengths given.
+            unsafe {
+                libc::sendto(
+                    raw,
+                    packet.as_ptr().cast(),
+                    packet.len(),
+                    0,
+                    (&sa as *const libc::sockaddr_in6).cast(),
+                    size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        }
+    };
+    if n < 0 {
         let err = std::io::Error::last_os_error();
-        libc::close(fd);
-        if n < 0 {
-            return Err(LinkError::new(
-                LinkErrorKind::Io,
-                format!("send to {}: {err}", std::net::Ipv4Addr::from(dst)),
-            ));
-        }
+        let help = match err.raw_os_error() {
+            Some(libc::EMSGSIZE) => "the packet is larger than the route's MTU",
+            Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) => {
+                "the kernel has no route there: ip route / ip -6 route show the routes"
+            }
+            Some(libc::EINVAL) => {
+                "the kernel refused the header: check the version, lengths and addresses"
+            }
+            _ => "the kernel refused the packet",
+        };
+        return Err(
+            LinkError::os(LinkErrorKind::Io, format!("send to {dst}"), err).with_help(help),
+        );
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod items;
 pub mod ndp;
 pub mod padding;
 pub mod raw;
+pub mod resolve;
 pub mod sll;
 pub mod tcp;
 pub mod udp;

@@ -10,10 +10,13 @@
 //! - [`replay::ReplayLink`]: frames from a pcap file or a list, for tests;
 //!   what is sent is recorded.
 //!
-//! Also here: the interface list ([`interfaces`], [`interface`]) and the
-//! interface-wide promiscuous switch ([`set_promisc`]).
+//! Also here: the interface list ([`interfaces`], [`interface`]) with
+//! IPv4 and IPv6 addresses ([`ipv6_addrs`]), the interface-wide
+//! promiscuous switch ([`set_promisc`]), and the kernel's neighbour table
+//! ([`neigh`]).
 
 pub mod afpacket;
+pub mod neigh;
 pub mod replay;
 
 pub use crate::packet::Direction;
@@ -25,7 +28,7 @@ use crate::pcap::Record;
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 /// One frame received from (or sent on) a link.
@@ -312,6 +315,9 @@ pub struct IfaceInfo {
     pub mac: Option<[u8; 6]>,
     /// IPv4 addresses with their prefix length.
     pub ipv4: Vec<(Ipv4Addr, u8)>,
+    /// IPv6 addresses with their prefix length (from /proc/net/if_inet6),
+    /// those still in duplicate address detection or found duplicate left out.
+    pub ipv6: Vec<(Ipv6Addr, u8)>,
     /// Administratively up.
     pub up: bool,
     /// Promiscuous mode switched on for the whole interface (`ip link set
@@ -379,6 +385,7 @@ pub fn interfaces() -> Result<Vec<IfaceInfo>, LinkError> {
                     index: 0,
                     mac: None,
                     ipv4: Vec::new(),
+                    ipv6: Vec::new(),
                     up: false,
                     promisc: false,
                     loopback: false,
@@ -425,13 +432,93 @@ pub fn interfaces() -> Result<Vec<IfaceInfo>, LinkError> {
         }
     }
     drop(list);
+    let v6 = ipv6_addrs();
     for info in &mut out {
         if info.index == 0 {
             info.index = ifindex(&info.name).unwrap_or(0);
         }
+        info.ipv6 = v6
+            .iter()
+            .filter(|a| a.index == info.index && a.usable())
+            .map(|a| (a.addr, a.prefix))
+            .collect();
     }
     out.sort_by_key(|i| i.index);
     Ok(out)
+}
+
+/// A file of the calling thread's network namespace under /proc/net
+/// (/proc/net itself follows the namespace of the process's main thread,
+/// /proc/thread-self/net that of the thread asking).
+pub fn read_proc_net(name: &str) -> io::Result<String> {
+    std::fs::read_to_string(format!("/proc/thread-self/net/{name}"))
+        .or_else(|_| std::fs::read_to_string(format!("/proc/net/{name}")))
+}
+
+/// One IPv6 address of an interface, as /proc/net/if_inet6 lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipv6Entry {
+    pub addr: Ipv6Addr,
+    /// The interface's index.
+    pub index: u32,
+    pub prefix: u8,
+    /// The kernel's scope: 0 global, 0x20 link, 0x10 host (loopback), ...
+    pub scope: u8,
+    /// IFA_F_* flags (0x40 tentative, 0x08 duplicate, 0x20 deprecated, ...).
+    pub flags: u32,
+    pub iface: String,
+}
+
+impl Ipv6Entry {
+    /// Still in duplicate address detection (not yet usable).
+    pub const TENTATIVE: u32 = 0x40;
+    /// Found in use by another host.
+    pub const DADFAILED: u32 = 0x08;
+    /// Not to be chosen as a source for new communication.
+    pub const DEPRECATED: u32 = 0x20;
+
+    /// Whether the address can be used as a source now.
+    pub fn usable(&self) -> bool {
+        self.flags & (Self::TENTATIVE | Self::DADFAILED) == 0
+    }
+
+    /// Whether it is a link-local address (fe80::/10).
+    pub fn link_local(&self) -> bool {
+        self.addr.segments()[0] & 0xffc0 == 0xfe80
+    }
+}
+
+/// Every IPv6 address of this network namespace (/proc/net/if_inet6);
+/// empty when IPv6 is off or absent.
+pub fn ipv6_addrs() -> Vec<Ipv6Entry> {
+    read_proc_net("if_inet6")
+        .map(|t| t.lines().filter_map(parse_if_inet6).collect())
+        .unwrap_or_default()
+}
+
+/// 32 hex digits as an IPv6 address (as /proc/net prints them).
+pub fn parse_hex_ipv6(s: &str) -> Option<Ipv6Addr> {
+    if s.len() != 32 {
+        return None;
+    }
+    u128::from_str_radix(s, 16).ok().map(Ipv6Addr::from)
+}
+
+/// A line of /proc/net/if_inet6: address, index, prefix length, scope,
+/// flags (hex), name.
+fn parse_if_inet6(line: &str) -> Option<Ipv6Entry> {
+    let c: Vec<&str> = line.split_whitespace().collect();
+    if c.len() < 6 {
+        return None;
+    }
+    Some(Ipv6Entry {
+        addr: parse_hex_ipv6(c[0])?,
+        index: u32::from_str_radix(c[1], 16).ok()?,
+        prefix: u8::from_str_radix(c[2], 16).ok()?,
+        scope: u8::from_str_radix(c[3], 16).ok()?,
+        flags: u32::from_str_radix(c[4], 16).ok()?,
+        iface: c[5].to_string(),
+    })
 }
 
 /// The interface named `name`; the error lists the interfaces that exist.

@@ -3,12 +3,13 @@
 
 use super::packet::to_owned_input;
 use super::{UserError, err_help, err_msg, user_err};
+use crate::layers::{Proto, Space};
 use crate::link::{self, Link, LinkError, LiveLink, LiveOptions, ReplayLink};
 use crate::net::{self, CaptureError, CaptureOptions, Flow, SrOptions};
 use crate::packet::Packet;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext};
 use std::cell::RefCell;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -396,74 +397,165 @@ fn capture_impl(
     })
 }
 
-/// Adds an Ethernet header to an IP packet: source from the route's
-/// interface, destination the next hop's MAC (asked with ARP).
-fn resolve_l2(state: &Shared, p: Packet, timeout: Duration) -> R<(String, Packet)> {
-    let mut p = p;
-    if p.layers().first().is_some_and(|l| l.proto.name == "Ether") {
-        let iface = current_iface(&state.borrow(), None)?;
-        return Ok((iface, p));
+/// The link-address resolution of a network layer.
+// TEMPORARY until NetOps gets its `resolve` field (after the IPv6 layer lands).
+fn resolver(
+    _ops: &crate::layers::NetOps,
+    dst: IpAddr,
+) -> Option<&'static crate::layers::resolve::Resolve> {
+    Some(match dst {
+        IpAddr::V4(_) => &crate::layers::resolve::ARP,
+        IpAddr::V6(_) => &crate::layers::resolve::ND,
+    })
+}
+
+/// A packet made ready to go out on a link, or why it cannot be.
+enum Ready {
+    /// The frame and the interface to send it on.
+    Frame(String, Packet),
+    /// The next hop's link-layer address could not be learnt: the packet
+    /// (its source filled in) and why.
+    Unresolved(Packet, String),
+}
+
+/// Link-layer addresses learnt during one call, by interface and next hop.
+type HopCache = std::collections::HashMap<(String, IpAddr), Option<[u8; 6]>>;
+
+/// Whether `proto` starts a frame: a link layer (bound to a pcap link type)
+/// that is not itself a network layer (IPv4 and IPv6 bind to the raw-IP
+/// link types too).
+fn is_link_layer(proto: &Proto) -> bool {
+    proto.net.is_none() && proto.bindings.iter().any(|b| b.space == Space::LinkType)
+}
+
+/// Readies a packet for layer 2. A frame that starts with a link layer
+/// goes as it is. A packet that starts with a network layer gets an
+/// Ethernet header: the route (of its address family) names the interface
+/// and next hop, an unspecified source becomes the interface's address,
+/// and the next hop's MAC comes from the kernel's neighbour table, else
+/// from the request the network layer's capability builds (ARP, neighbour
+/// solicitation). `iface` restricts the routes to one interface.
+fn resolve_l2(
+    state: &Shared,
+    mut p: Packet,
+    timeout: Duration,
+    iface: Option<&str>,
+    cache: &mut HopCache,
+) -> R<Ready> {
+    let Some(first) = p.layers().first().map(|l| l.proto) else {
+        return Err(err_msg("cannot send an empty packet"));
+    };
+    if is_link_layer(first) {
+        let iface = current_iface(&state.borrow(), iface)?;
+        return Ok(Ready::Frame(iface, p));
     }
-    if p.layers().first().is_none_or(|l| l.proto.name != "IPv4") {
-        return Err(err_msg(format!(
-            "cannot send a packet starting with {} at layer 3",
-            p.layer_names().first().copied().unwrap_or("nothing")
-        )));
-    }
-    p.finish();
-    let Some((_, dst)) = crate::layers::ipv4::addrs(p.header(0)) else {
-        return Err(err_msg(
-            "the IPv4 header is cut short: no destination to send to",
+    let Some(ops) = first.net else {
+        return Err(err_help(
+            format!(
+                "cannot send a packet starting with {} at layer 3",
+                first.name
+            ),
+            "sr, sr1 and send take a packet that starts with IPv4() or IPv6(); \
+             frames with a link layer go with srp, srp1 and sendp",
         ));
     };
+    p.finish();
+    let Some((src, dst)) = p.addrs_at(0) else {
+        return Err(err_msg(format!(
+            "the {} header is cut short: no destination to send to",
+            first.name
+        )));
+    };
     let replaying = state.borrow().replay.is_some();
-    let (iface, hop) = if replaying {
+    let recording = state.borrow().recording.is_some();
+    let (ifname, hop) = if replaying {
         ("replay".to_string(), dst)
     } else {
-        net::route(dst)
-            .ok_or_else(|| err_msg(format!("no route to {dst} in this network namespace")))?
+        net::route_ip(dst, iface).ok_or_else(|| {
+            let on = iface.map(|i| format!(" through {i}")).unwrap_or_default();
+            err_help(
+                format!("no route to {dst}{on} in this network namespace"),
+                "`ip route` and `ip -6 route` show the routes; an address on a local \
+                 network needs an interface with an address there",
+            )
+        })?
     };
     let info = if replaying {
         None
     } else {
-        Some(link::interface(&iface).map_err(user_err)?)
+        Some(link::interface(&ifname).map_err(user_err)?)
     };
     let my_mac = info.as_ref().and_then(|i| i.mac).unwrap_or([0; 6]);
-    let my_ip = info
-        .as_ref()
-        .and_then(|i| i.ipv4.first().map(|a| a.0))
-        .unwrap_or(Ipv4Addr::UNSPECIFIED);
-    if p.peek_int(0, "src") == 0 {
-        let fi = p.field_index(0, "src").map_err(user_err)?;
-        p.set(0, fi, &crate::layers::Input::Int(u32::from(my_ip) as i64))
-            .map_err(user_err)?;
+    // Our address on the interface, of the destination's family.
+    let mine: Option<IpAddr> = info.as_ref().and_then(|i| match dst {
+        IpAddr::V4(_) => i.ipv4.first().map(|a| IpAddr::V4(a.0)),
+        IpAddr::V6(d) => net::source6(&i.name, d).map(IpAddr::V6),
+    });
+    if net::needs_source(src, dst)
+        && let Some(m) = mine
+    {
+        net::set_src(&mut p, m).map_err(user_err)?;
     }
-    let who_has = net::arp_request(my_mac, my_ip, hop);
-    let res = with_link(state, Some(&iface), LiveOptions::default(), |link| {
-        net::sr(
-            link,
-            vec![who_has],
-            &SrOptions {
-                timeout,
-                multi: false,
-            },
-            None,
-        )
-        .map_err(user_err)
-    })?;
-    let Some((_, reply)) = res.answered.first() else {
-        return Err(err_help(
-            format!("{hop} did not answer ARP on {iface}"),
-            "is the next hop up and on this link?",
+    let Some(res) = resolver(ops, dst) else {
+        return Err(err_msg(format!(
+            "{} has no way to learn a next hop's link-layer address",
+            first.name
+        )));
+    };
+    let mac = match (res.group_mac)(dst) {
+        Some(m) => Some(m),
+        None => match cache.get(&(ifname.clone(), hop)) {
+            Some(m) => *m,
+            None => {
+                // Replaying or recording, the answer must be on the wire.
+                let known = match &info {
+                    Some(i) if !recording => link::neigh::lookup(i.index, hop),
+                    _ => None,
+                };
+                let m = match known {
+                    Some(m) => Some(m),
+                    None => {
+                        let from = mine.or_else(|| p.addrs_at(0).map(|a| a.0)).unwrap_or(src);
+                        if from.is_unspecified() && hop.is_ipv6() {
+                            return Err(err_help(
+                                format!("{ifname} has no IPv6 address to ask for {hop} from"),
+                                format!(
+                                    "add one (ip -6 addr add ADDR/64 dev {ifname}), or give the packet a source address"
+                                ),
+                            ));
+                        }
+                        let mut req = (res.request)(my_mac, from, hop).ok_or_else(|| {
+                            err_msg(format!("cannot build a {} for {hop}", res.name))
+                        })?;
+                        with_link(state, Some(&ifname), LiveOptions::default(), |link| {
+                            net::solicit(link, &mut req, &|r| (res.answer)(r, hop), timeout)
+                                .map_err(user_err)
+                        })?
+                    }
+                };
+                cache.insert((ifname.clone(), hop), m);
+                m
+            }
+        },
+    };
+    let Some(mac) = mac else {
+        let what = if hop == dst {
+            format!("{hop}")
+        } else {
+            format!("{hop}, the next hop to {dst},")
+        };
+        return Ok(Ready::Unresolved(
+            p,
+            format!(
+                "the neighbour {what} did not answer the {} on {ifname} within {} s: not sent",
+                res.name,
+                timeout.as_secs_f64()
+            ),
         ));
     };
-    let mac = reply
-        .find("ARP")
-        .and_then(|i| crate::layers::arp::sender_mac(reply.header(i)))
-        .ok_or_else(|| err_msg(format!("the answer from {hop} is not an ARP reply")))?;
     let mut eth = crate::layers::ether::header(mac, my_mac);
     eth.stack(&p);
-    Ok((iface, eth))
+    Ok(Ready::Frame(ifname, eth))
 }
 
 fn sr_impl(state: &Shared, pkts: Vec<Packet>, opts: &Map, layer3: bool) -> R<net::SrResult> {
@@ -475,27 +567,45 @@ fn sr_impl(state: &Shared, pkts: Vec<Packet>, opts: &Map, layer3: bool) -> R<net
     let timeout = duration(opt_f64(opts, "timeout")?.unwrap_or(2.0))?;
     let multi = opt_bool(opts, "multi")?;
     let explain = opt_bool(opts, "explain")? || state.borrow().explain;
-    let mut iface = opt_str(opts, "iface");
+    let given = opt_str(opts, "iface");
+    let mut iface = given.clone();
     let mut to_send = Vec::with_capacity(pkts.len());
+    let mut unresolved = Vec::new();
+    let mut cache = HopCache::new();
     for p in pkts {
-        if layer3 {
-            let (i, p) = resolve_l2(state, p, timeout)?;
-            iface.get_or_insert(i);
+        if !layer3 {
             to_send.push(p);
-        } else {
-            to_send.push(p);
+            continue;
+        }
+        match resolve_l2(state, p, timeout, given.as_deref(), &mut cache)? {
+            Ready::Frame(i, p) => {
+                iface.get_or_insert(i);
+                to_send.push(p);
+            }
+            Ready::Unresolved(p, why) => {
+                if explain {
+                    eprintln!("explain: {why}");
+                }
+                unresolved.push(p);
+            }
         }
     }
     let lo = live_opts(opts)?;
-    with_link(state, iface.as_deref(), lo, |link| {
-        let mut log = |s: String| eprintln!("explain: {s}");
-        let explain_to: Option<&mut dyn FnMut(String)> =
-            if explain { Some(&mut log) } else { None };
-        let res =
-            net::sr(link, to_send, &SrOptions { timeout, multi }, explain_to).map_err(user_err)?;
-        warn_drops(&res.stats, link.name());
-        Ok(res)
-    })
+    let mut res = if to_send.is_empty() {
+        net::SrResult::default()
+    } else {
+        with_link(state, iface.as_deref(), lo, |link| {
+            let mut log = |s: String| eprintln!("explain: {s}");
+            let explain_to: Option<&mut dyn FnMut(String)> =
+                if explain { Some(&mut log) } else { None };
+            let res = net::sr(link, to_send, &SrOptions { timeout, multi }, explain_to)
+                .map_err(user_err)?;
+            warn_drops(&res.stats, link.name());
+            Ok(res)
+        })?
+    };
+    res.unanswered.extend(unresolved);
+    Ok(res)
 }
 
 fn sr_result_map(res: net::SrResult) -> Map {
@@ -529,6 +639,12 @@ fn iface_map(i: &link::IfaceInfo) -> Map {
         .map(|(a, l)| Dynamic::from(format!("{a}/{l}")))
         .collect();
     m.insert("ipv4".into(), Dynamic::from_array(addrs));
+    let addrs: Array = i
+        .ipv6
+        .iter()
+        .map(|(a, l)| Dynamic::from(format!("{a}/{l}")))
+        .collect();
+    m.insert("ipv6".into(), Dynamic::from_array(addrs));
     m.insert("up".into(), Dynamic::from_bool(i.up));
     m.insert("promisc".into(), Dynamic::from_bool(i.promisc));
     m.insert("loopback".into(), Dynamic::from_bool(i.loopback));
@@ -595,15 +711,18 @@ pub fn register(e: &mut Engine, state: Shared) {
         let pkts = packets_of(v)?;
         if s.borrow().replay.is_some() {
             let mut n = 0;
+            let mut cache = HopCache::new();
             for p in pkts {
-                let (iface, p) = resolve_l2(&s, p, Duration::from_secs(1))?;
-                n += sendp(&s, Dynamic::from(p), Some(&iface))?;
+                match resolve_l2(&s, p, Duration::from_secs(1), None, &mut cache)? {
+                    Ready::Frame(iface, p) => n += sendp(&s, Dynamic::from(p), Some(&iface))?,
+                    Ready::Unresolved(_, why) => return Err(err_msg(why)),
+                }
             }
             return Ok(n);
         }
         let mut n = 0;
         for mut p in pkts {
-            net::send_l3(p.bytes()).map_err(user_err)?;
+            net::send_l3(&mut p).map_err(user_err)?;
             n += 1;
         }
         Ok(n)
