@@ -76,7 +76,10 @@ pub struct Packet {
 pub type FieldResult<T> = Result<T, FieldError>;
 
 impl Packet {
-    /// A packet of one layer holding the protocol's default header.
+    /// A packet of one layer holding the protocol's default header. Its
+    /// link type is the first one the protocol is bound to (CookedLinux:
+    /// 113, IPv4: raw IPv4), Ethernet for a protocol that starts no link;
+    /// stacking keeps the lower packet's.
     pub fn new_layer(proto: &'static Proto) -> Packet {
         Packet {
             data: proto.template.to_vec(),
@@ -92,11 +95,24 @@ impl Packet {
             }],
             any_dirty: true,
             time: None,
-            linktype: LINKTYPE_ETHERNET,
+            linktype: proto
+                .bindings
+                .iter()
+                .find(|b| b.space == Space::LinkType)
+                .map_or(LINKTYPE_ETHERNET, |b| b.value as u32),
             orig_len: None,
             iface: None,
             direction: None,
         }
+    }
+
+    /// A packet of one layer starting from a variant's template
+    /// (`ICMPv6EchoRequest` is ICMPv6 with its own defaults).
+    pub fn new_variant(proto: &'static Proto, v: &layers::Variant) -> Packet {
+        let mut p = Packet::new_layer(proto);
+        p.data = v.template.to_vec();
+        p.layers[0].len = v.template.len();
+        p
     }
 
     /// A Raw layer holding `bytes`.
@@ -154,9 +170,15 @@ impl Packet {
         }
     }
 
-    /// Index of the first layer named `name` (protocol name, alias or accessor).
+    /// Index of the first layer named `name` (protocol name, alias or
+    /// accessor, or a variant's name when the header is of that variant).
     pub fn find(&self, name: &str) -> Option<usize> {
-        self.layers.iter().position(|l| l.proto.is_named(name))
+        self.layers.iter().enumerate().position(|(i, l)| {
+            l.proto.is_named(name)
+                || l.proto
+                    .variant(name)
+                    .is_some_and(|v| (v.is)(self.header(i)))
+        })
     }
 
     /// Index of the first layer of protocol `proto` at or after `from`.
@@ -347,7 +369,7 @@ impl Packet {
         }
         // Assigning the value a field already has changes nothing (Rhai writes
         // back after method calls like `p.ip.options.len()`); use `pin` to pin.
-        if layers::get_value(f, hdr) == value {
+        if layers::same_value(f, &layers::get_value(f, hdr), &value) {
             return Ok(());
         }
         self.set_value(idx, fi, value);

@@ -154,7 +154,8 @@ fn write_fields(out: &mut String, p: &Packet) {
             out.push('.');
             out.push_str(f.name);
             out.push(':');
-            pad_to(out, line_start + 16);
+            // Values line up after 16 columns; a longer name keeps a space.
+            pad_to(out, (line_start + 16).max(out.len() + 1));
             let value_start = out.len();
             let v = layers::get_value(f, hdr);
             let name = push_value(out, f, &v);
@@ -938,7 +939,8 @@ impl<R: BufRead> TextReader<R> {
             _ => Input::Str(strip_note(vtext)),
         };
         let value = layers::parse_value(proto, f, &input).map_err(verr)?;
-        if orig.field_captured(idx, fi) && layers::get_value(f, hdr) == value {
+        if orig.field_captured(idx, fi) && layers::same_value(f, &layers::get_value(f, hdr), &value)
+        {
             return Ok(());
         }
         // The field as the edited header lays it out now.
@@ -1252,7 +1254,7 @@ impl FieldTest {
                 _ => Input::Str(value),
             };
             match layers::parse_value(proto, f, &input) {
-                Ok(v) => (layers::get_value(f, hdr) == v) == *eq,
+                Ok(v) => layers::same_value(f, &layers::get_value(f, hdr), &v) == *eq,
                 Err(_) => false,
             }
         })

@@ -271,10 +271,10 @@ packet 2 of 2 differs (1 packet differs in all):
   flags   = 0                                flags   = 0
   frag    = 0                                frag    = 0
   ttl     = 64                           |   ttl     = 63
-  proto   = 0                                proto   = 0
+  proto   = 0 (hopopt)                       proto   = 0 (hopopt)
   chksum  = 0xfbe8 (valid)               |   chksum  = 0xfce8 (valid)
   src     = 0.0.0.0                          src     = 0.0.0.0
   dst     = 127.0.0.1                        dst     = 127.0.0.1
-  options = ''                               options = ''";
+  options = []                               options = []";
     assert_eq!(r, want);
 }

@@ -43,7 +43,7 @@ fn random_layer(rng: &mut Rng, proto: &'static Proto) -> Packet {
             }
             Kind::Ipv4 => Input::Int((rng.next() & 0xffff_ffff) as i64),
             Kind::Ipv6 => continue,
-            Kind::Bytes => {
+            Kind::Bytes | Kind::List(_) => {
                 // Options: a multiple of 4 bytes, at most 40.
                 let n = 4 * rng.below(11) as usize;
                 input_bytes = rng.bytes(n);
@@ -281,7 +281,7 @@ fn field_line_edits_equal_script_assignments() {
         }
         let fi = rng.below(proto.fields.len() as u64) as usize;
         let f = &proto.fields[fi];
-        if !p.field_present(idx, fi) || matches!(f.kind, Kind::Bytes | Kind::Ipv6) {
+        if !p.field_present(idx, fi) || matches!(f.kind, Kind::Bytes | Kind::List(_) | Kind::Ipv6) {
             continue;
         }
         let v = match f.kind {

@@ -1,21 +1,27 @@
 //! IPv4 (RFC 791) with options.
 
+use super::items::{Codec, OptSpec, OptVal, Tlv};
 use super::{Auto, Binding, Changed, Field, Kind, Lookup, NetOps, Next, Proto, Space};
 use crate::packet::Packet;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// IP protocol numbers, shared with every field that holds one.
 pub static IP_PROTOS: &[(u64, &str)] = &[
+    (0, "hopopt"),
     (1, "icmp"),
     (2, "igmp"),
     (4, "ipencap"),
     (6, "tcp"),
     (17, "udp"),
     (41, "ipv6"),
+    (43, "ipv6-route"),
+    (44, "ipv6-frag"),
     (47, "gre"),
     (50, "esp"),
     (51, "ah"),
     (58, "ipv6-icmp"),
+    (59, "no-next-header"),
+    (60, "ipv6-opts"),
     (89, "ospf"),
     (103, "pim"),
     (112, "vrrp"),
@@ -74,10 +80,89 @@ static FIELDS: &[Field] = &[
         "options",
         160,
         0,
-        Kind::Bytes,
-        "options, raw bytes (padded to 4 bytes when built)",
+        Kind::List(&OPTIONS),
+        "options as [name, value] pairs: [[\"RR\", [4, [\"198.18.0.1\"]]], [\"RouterAlert\", 0]] (padded to 4 bytes with EOL when built)",
     ),
 ];
+
+/// IPv4 option types (the whole type byte, copy flag included), with
+/// Scapy's option names where it has them (IANA's IP option numbers).
+static OPTION_KINDS: &[OptSpec] = &[
+    OptSpec {
+        kind: 0,
+        name: "EOL",
+        val: OptVal::Single,
+    },
+    OptSpec {
+        kind: 1,
+        name: "NOP",
+        val: OptVal::Single,
+    },
+    OptSpec {
+        kind: 7,
+        name: "RR",
+        val: OptVal::Route,
+    },
+    OptSpec {
+        kind: 11,
+        name: "MTUProbe",
+        val: OptVal::Uint(2),
+    },
+    OptSpec {
+        kind: 12,
+        name: "MTUReply",
+        val: OptVal::Uint(2),
+    },
+    OptSpec {
+        kind: 68,
+        name: "Timestamp",
+        val: OptVal::Bytes,
+    },
+    OptSpec {
+        kind: 82,
+        name: "Traceroute",
+        val: OptVal::Bytes,
+    },
+    OptSpec {
+        kind: 130,
+        name: "Security",
+        val: OptVal::Bytes,
+    },
+    OptSpec {
+        kind: 131,
+        name: "LSRR",
+        val: OptVal::Route,
+    },
+    OptSpec {
+        kind: 136,
+        name: "StreamId",
+        val: OptVal::Uint(2),
+    },
+    OptSpec {
+        kind: 137,
+        name: "SSRR",
+        val: OptVal::Route,
+    },
+    OptSpec {
+        kind: 148,
+        name: "RouterAlert",
+        val: OptVal::Uint(2),
+    },
+];
+
+static TLV: Tlv = Tlv {
+    specs: OPTION_KINDS,
+    len_counts_header: true,
+    end: Some(0),
+    align: 4,
+};
+
+static OPTIONS: Codec = Codec {
+    type_name: "IPv4 options",
+    decode: |b| TLV.decode(b),
+    encode: |t| TLV.encode(t, "ip.options"),
+    help: "write [[\"RR\", [4, [\"198.18.0.1\", \"0.0.0.0\"]]], [\"NOP\", ()], [\"RouterAlert\", 0]]; [type, blob] for any other type",
+};
 
 pub static IPV4: Proto = Proto {
     name: "IPv4",

@@ -708,6 +708,17 @@ pub fn get_value(f: &Field, hdr: &[u8]) -> Value {
     }
 }
 
+/// Whether two values of field `f` are the same: for an item list, the
+/// same items (the padding the header's build adds is no difference).
+pub fn same_value(f: &Field, a: &Value, b: &Value) -> bool {
+    match (&f.kind, a, b) {
+        (Kind::List(c), Value::Bytes(x), Value::Bytes(y)) => {
+            x == y || (c.decode)(x) == (c.decode)(y)
+        }
+        _ => a == b,
+    }
+}
+
 /// Parses a MAC address written as six hex pairs separated by `:` or `-` (or none).
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     let s = s.trim();
@@ -846,6 +857,9 @@ pub fn parse_value(proto: &Proto, f: &Field, input: &Input) -> Result<Value, Fie
             e.message = format!("{}: {}", what(), e.message);
             e
         }),
+        (Kind::List(_), Input::Str(s)) if matches!(s.trim(), "''" | "\"\"") => {
+            Ok(Value::Bytes(Vec::new()))
+        }
         (Kind::List(c), Input::Str(s)) => match items::parse_tree(s) {
             Ok(t) => parse_value(proto, f, &Input::Tree(&t)),
             Err(m) => Err(FieldError::new(format!(

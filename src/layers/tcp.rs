@@ -1,5 +1,6 @@
 //! TCP (RFC 9293) with options.
 
+use super::items::{Codec, OptSpec, OptVal, Tlv};
 use super::{Auto, Binding, Changed, Field, Kind, Lookup, Next, Proto, Space};
 use crate::packet::Packet;
 
@@ -41,10 +42,103 @@ static FIELDS: &[Field] = &[
         "options",
         160,
         0,
-        Kind::Bytes,
-        "options, raw bytes (padded to 4 bytes when built)",
+        Kind::List(&OPTIONS),
+        "options as [name, value] pairs: [[\"MSS\", 1460], [\"SAckOK\", \"\"], [\"Timestamp\", [1, 0]], [\"WScale\", 7]] (padded to 4 bytes with EOL when built)",
     ),
 ];
+
+/// TCP option kinds, with Scapy's names (IANA's TCP parameters registry).
+static OPTION_KINDS: &[OptSpec] = &[
+    OptSpec {
+        kind: 0,
+        name: "EOL",
+        val: OptVal::Single,
+    },
+    OptSpec {
+        kind: 1,
+        name: "NOP",
+        val: OptVal::Single,
+    },
+    OptSpec {
+        kind: 2,
+        name: "MSS",
+        val: OptVal::Uint(2),
+    },
+    OptSpec {
+        kind: 3,
+        name: "WScale",
+        val: OptVal::Uint(1),
+    },
+    OptSpec {
+        kind: 4,
+        name: "SAckOK",
+        val: OptVal::Empty,
+    },
+    OptSpec {
+        kind: 5,
+        name: "SAck",
+        val: OptVal::UintList(4),
+    },
+    OptSpec {
+        kind: 8,
+        name: "Timestamp",
+        val: OptVal::Uints(&[4, 4]),
+    },
+    OptSpec {
+        kind: 14,
+        name: "AltChkSum",
+        val: OptVal::Uints(&[1, 2]),
+    },
+    OptSpec {
+        kind: 15,
+        name: "AltChkSumOpt",
+        val: OptVal::Bytes,
+    },
+    OptSpec {
+        kind: 19,
+        name: "MD5",
+        val: OptVal::Bytes,
+    },
+    OptSpec {
+        kind: 25,
+        name: "Mood",
+        val: OptVal::Bytes,
+    },
+    OptSpec {
+        kind: 28,
+        name: "UTO",
+        val: OptVal::Uint(2),
+    },
+    OptSpec {
+        kind: 29,
+        name: "AO",
+        val: OptVal::Bytes,
+    },
+    OptSpec {
+        kind: 30,
+        name: "MPTCP",
+        val: OptVal::Bytes,
+    },
+    OptSpec {
+        kind: 34,
+        name: "TFO",
+        val: OptVal::Bytes,
+    },
+];
+
+static TLV: Tlv = Tlv {
+    specs: OPTION_KINDS,
+    len_counts_header: true,
+    end: Some(0),
+    align: 4,
+};
+
+static OPTIONS: Codec = Codec {
+    type_name: "TCP options",
+    decode: |b| TLV.decode(b),
+    encode: |t| TLV.encode(t, "tcp.options"),
+    help: "write [[\"MSS\", 1460], [\"NOP\", ()], [\"WScale\", 7], [\"SAckOK\", \"\"], [\"Timestamp\", [tsval, tsecr]]]; [kind, blob] for any other kind",
+};
 
 pub static TCP: Proto = Proto {
     name: "TCP",

@@ -138,6 +138,12 @@ pub static FUNCTIONS: &[FnDoc] = &[
     ),
     f!(
         "fields",
+        "field_bytes",
+        "l.field_bytes(name) -> blob",
+        "The bytes a field occupies, as they are: `p.tcp.field_bytes(\"options\")` gives the options with their padding, where `p.tcp.options` gives the list."
+    ),
+    f!(
+        "fields",
         "packet",
         "l.packet() -> Packet",
         "The whole packet the layer belongs to."
@@ -444,6 +450,7 @@ pub fn constructors(p: &Proto) -> Vec<&'static str> {
             .copied()
             .filter(|a| a.starts_with(|c: char| c.is_ascii_uppercase())),
     );
+    names.extend(p.variants.iter().map(|v| v.name));
     names
 }
 

@@ -1,7 +1,7 @@
 //! Bindings for packets, layers and flag values.
 
 use super::{err_help, err_msg, user_err};
-use crate::layers::{self, Input, Kind, Proto, REGISTRY, Value};
+use crate::layers::{self, Input, Kind, Proto, REGISTRY, Tree, Value, Variant, items};
 use crate::packet::Packet;
 use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
 
@@ -66,6 +66,7 @@ pub enum Owned {
     Int(i64),
     Str(String),
     Bytes(Vec<u8>),
+    Tree(Tree),
 }
 
 impl Owned {
@@ -74,7 +75,46 @@ impl Owned {
             Owned::Int(i) => Input::Int(*i),
             Owned::Str(s) => Input::Str(s),
             Owned::Bytes(b) => Input::Bytes(b),
+            Owned::Tree(t) => Input::Tree(t),
         }
+    }
+}
+
+/// A script value as a tree (an option list), nested at most
+/// [`items::MAX_DEPTH`] deep.
+fn to_tree(v: &Dynamic, depth: usize) -> R<Tree> {
+    if depth > items::MAX_DEPTH {
+        return Err(err_msg(format!(
+            "a list nests deeper than {} levels",
+            items::MAX_DEPTH
+        )));
+    }
+    if v.is_unit() {
+        return Ok(Tree::Unit);
+    }
+    if let Ok(a) = v.as_array_ref() {
+        return a
+            .iter()
+            .map(|x| to_tree(x, depth + 1))
+            .collect::<R<Vec<_>>>()
+            .map(Tree::List);
+    }
+    Ok(match to_owned_input(v)? {
+        Owned::Int(i) => Tree::Int(i),
+        Owned::Str(s) => Tree::Str(s),
+        Owned::Bytes(b) => Tree::Bytes(b),
+        Owned::Tree(t) => t,
+    })
+}
+
+/// A tree as script values: lists as arrays, `()` as unit.
+pub fn tree_to_dynamic(t: Tree) -> Dynamic {
+    match t {
+        Tree::Unit => Dynamic::UNIT,
+        Tree::Int(n) => Dynamic::from_int(n),
+        Tree::Str(s) => Dynamic::from(s),
+        Tree::Bytes(b) => Dynamic::from_blob(b),
+        Tree::List(items) => Dynamic::from_array(items.into_iter().map(tree_to_dynamic).collect()),
     }
 }
 
@@ -93,6 +133,9 @@ pub fn to_owned_input(v: &Dynamic) -> R<Owned> {
     }
     if v.is_blob() {
         return Ok(Owned::Bytes(v.clone().cast::<Blob>()));
+    }
+    if v.is_array() {
+        return to_tree(v, 0).map(Owned::Tree);
     }
     if let Some(f) = v.clone().try_cast::<Flags>() {
         return Ok(Owned::Int(f.value as i64));
@@ -114,6 +157,7 @@ pub fn value_to_dynamic(proto: &Proto, fi: usize, v: Value) -> Dynamic {
             Dynamic::from(EnumValue { value: n, names })
         }
         (Value::Int(n), _) => Dynamic::from_int(n as i64),
+        (Value::Bytes(b), Kind::List(c)) => tree_to_dynamic((c.decode)(&b)),
         (Value::Bytes(b), _) => Dynamic::from_blob(b),
         (v, _) => Dynamic::from(layers::format_value(&proto.fields[fi], &v)),
     }
@@ -240,8 +284,15 @@ fn layer_pos(p: &Packet, i: i64) -> R<usize> {
 }
 
 /// Builds one layer from a map of field values, applied in table order.
-pub fn construct(proto: &'static Proto, map: Option<&Map>) -> R<Packet> {
-    let mut p = Packet::new_layer(proto);
+pub fn construct(
+    proto: &'static Proto,
+    variant: Option<&'static Variant>,
+    map: Option<&Map>,
+) -> R<Packet> {
+    let mut p = match variant {
+        Some(v) => Packet::new_variant(proto, v),
+        None => Packet::new_layer(proto),
+    };
     if let Some(map) = map {
         for key in map.keys() {
             if proto.field_index(key).is_none() {
@@ -339,7 +390,12 @@ pub fn register(e: &mut Engine) {
                 e.register_fn(name, |s: &str| Packet::raw(s.as_bytes()));
             }
             e.register_fn(name, move || Packet::new_layer(proto));
-            e.register_fn(name, move |m: Map| construct(proto, Some(&m)));
+            e.register_fn(name, move |m: Map| construct(proto, None, Some(&m)));
+        }
+        // Message types with constructors of their own (ICMPv6EchoRequest).
+        for v in proto.variants {
+            e.register_fn(v.name, move || Packet::new_variant(proto, v));
+            e.register_fn(v.name, move |m: Map| construct(proto, Some(v), Some(&m)));
         }
     }
 
@@ -525,6 +581,16 @@ pub fn register(e: &mut Engine) {
         .register_fn("payload", |l: &mut LayerView| -> Blob {
             l.pkt.finish();
             l.pkt.payload(l.idx).to_vec()
+        })
+        .register_fn("field_bytes", |l: &mut LayerView, name: &str| -> R<Blob> {
+            let fi = l.pkt.field_index(l.idx, name).map_err(user_err)?;
+            l.pkt.finish();
+            let hdr = l.pkt.header(l.idx);
+            let r = l.pkt.layers()[l.idx].proto.fields[fi].byte_range(hdr);
+            Ok(hdr
+                .get(r.start.min(hdr.len())..r.end.min(hdr.len()))
+                .unwrap_or_default()
+                .to_vec())
         })
         .register_fn("packet", |l: &mut LayerView| l.pkt.clone());
 
