@@ -418,6 +418,9 @@ pub struct Proto {
     /// Words this layer puts before the packet's summary line, given its
     /// header (802.1Q's `802.1Q vlan 5`).
     pub summary_tag: Option<fn(&[u8]) -> String>,
+    /// A sub-layer that belongs to the message below it (an ND option): it
+    /// takes no part in reply matching, where the message decides.
+    pub option: bool,
 }
 
 /// The defaults a protocol starts from: no fields, a header as long as its
@@ -445,6 +448,7 @@ pub const BASE: Proto = Proto {
     pseudo_fields: &[],
     variants: &[],
     summary_tag: None,
+    option: false,
 };
 
 fn all_bytes(b: &[u8]) -> usize {

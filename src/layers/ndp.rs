@@ -92,6 +92,7 @@ const OPTION: Proto = Proto {
     next,
     build,
     answers,
+    option: true,
     ..super::BASE
 };
 
