@@ -254,34 +254,10 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
         return false;
     }
     if is_error(r) {
-        return quoted_matches(reply, ri, sent, si);
+        return super::quote_matches(reply, ri, sent, si);
     }
     let pair = matches!((s[0], r[0]), (8, 0) | (13, 14) | (15, 16) | (17, 18));
     pair && r[4..8] == s[4..8]
-}
-
-/// The quoted packet in an ICMP error is the sent packet's IP header and the start of its payload.
-fn quoted_matches(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
-    // The sent packet's IP layer is the one carrying `si`'s layer (the
-    // error stands where the probe's transport layer stood).
-    let Some(sent_ip) = sent.net_below(si) else {
-        return false;
-    };
-    let quoted = reply.payload(ri);
-    let orig = sent.segment(sent_ip);
-    if quoted.len() < 20 || orig.len() < 20 {
-        return false;
-    }
-    // Compare addresses, protocol and id, then as much of the payload start
-    // as was quoted (8 bytes at least), skipping fields routers rewrite.
-    let same_hdr =
-        quoted[12..20] == orig[12..20] && quoted[9] == orig[9] && quoted[4..6] == orig[4..6];
-    let qhl = ((quoted[0] & 0x0f) as usize * 4).max(20);
-    let ohl = ((orig[0] & 0x0f) as usize * 4).max(20);
-    let qp = quoted.get(qhl..).unwrap_or(&[]);
-    let op = orig.get(ohl..).unwrap_or(&[]);
-    let n = qp.len().min(op.len()).min(8);
-    same_hdr && qp[..n] == op[..n]
 }
 
 fn summary(p: &Packet, idx: usize) -> Option<String> {

@@ -436,7 +436,7 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
         return false;
     }
     if is_error(r) {
-        return quoted_matches(reply, ri, sent, si);
+        return super::quote_matches(reply, ri, sent, si);
     }
     if sent.layers().get(si).is_none_or(|l| l.proto != &ICMPV6) || s.len() < 4 {
         return false;
@@ -447,28 +447,6 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
         (133, 134) => true,
         _ => false,
     }
-}
-
-/// The packet quoted in an ICMPv6 error is the sent packet's IPv6 header
-/// and the start of its payload.
-fn quoted_matches(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
-    // The error stands where the probe's transport layer stood; the sent
-    // network layer is the one carrying that layer.
-    let Some(net) = sent.net_below(si) else {
-        return false;
-    };
-    let quoted = reply.payload(ri);
-    let orig = sent.segment(net);
-    if quoted.len() < 40 || orig.len() < 40 || quoted[0] >> 4 != 6 || orig[0] >> 4 != 6 {
-        return false;
-    }
-    // Next header and addresses (routers rewrite the hop limit, may change
-    // the traffic class), then as much of the payload as was quoted, 8
-    // bytes at most (ports, or an echo's id and sequence).
-    let same_hdr = quoted[6] == orig[6] && quoted[8..40] == orig[8..40];
-    let (qp, op) = (&quoted[40..], &orig[40..]);
-    let n = qp.len().min(op.len()).min(8);
-    same_hdr && qp[..n] == op[..n]
 }
 
 fn summary(p: &Packet, idx: usize) -> Option<String> {

@@ -1172,6 +1172,34 @@ pub fn pseudo_touched(p: &Packet, idx: usize) -> bool {
     (net..idx).any(|i| p.touched_any(i, p.layers()[i].proto.pseudo_fields))
 }
 
+/// Whether the packet quoted after the error at `ri` of `reply` is the one
+/// `sent` sent, whose layer `si` the error stands in for: the same network
+/// protocol, addresses and payload protocol, and the same first bytes of
+/// payload (up to 8: the ports, or an echo's id and sequence). Routers
+/// rewrite TTLs, hop limits and checksums, so those are not compared.
+pub fn quote_matches(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
+    let Some(snet) = sent.net_below(si) else {
+        return false;
+    };
+    let qnet = ri + 1;
+    let Some(ql) = reply.layers().get(qnet) else {
+        return false;
+    };
+    if !ql.quoted || ql.proto != sent.layers()[snet].proto {
+        return false;
+    }
+    let addrs = reply.addrs_at(qnet);
+    if addrs.is_none()
+        || addrs != sent.addrs_at(snet)
+        || demux_value(reply, qnet, Space::IpProto) != demux_value(sent, snet, Space::IpProto)
+    {
+        return false;
+    }
+    let (qp, op) = (reply.payload(qnet), sent.payload(snet));
+    let n = qp.len().min(op.len()).min(8);
+    qp[..n] == op[..n]
+}
+
 /// `IP a.p > b.q` (or `IP6 ...`) for the ports of layer `idx` and the
 /// addresses of the network layer below it, as tcpdump prints them.
 pub fn transport_prefix(p: &Packet, idx: usize) -> String {
