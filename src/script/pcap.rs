@@ -134,6 +134,14 @@ fn writer_write(w: &mut Writer, p: &mut Packet) -> R<()> {
         ));
     }
     let mut slot = w.inner.borrow_mut();
+    // The file was created for Ethernet (to report a bad path early): the
+    // first packet says the link type it really has.
+    if slot
+        .as_ref()
+        .is_some_and(|wr| wr.records_written() == 0 && wr.linktype() != p.linktype)
+    {
+        *slot = None;
+    }
     if slot.is_none() {
         *slot = Some(PcapWriter::create(&w.path, p.linktype).map_err(user_err)?);
         w.linktype = Some(p.linktype);
