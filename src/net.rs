@@ -14,7 +14,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub fn explain(reply: &Packet, sent: &Packet) -> Result<(), String> {
     let (rl, sl) = (reply.layers(), sent.layers());
     for (i, s) in sl.iter().enumerate() {
-        if s.proto == &crate::layers::raw::RAW || s.proto == &crate::layers::padding::PADDING {
+        if s.proto == &crate::layers::raw::RAW
+            || s.proto == &crate::layers::padding::PADDING
+            || s.proto.option
+        {
             return Ok(());
         }
         let Some(r) = rl.get(i) else {

@@ -383,3 +383,55 @@ impl From<std::process::Output> for Run {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// IPv6 on test LANs (ipv6_live.rs): added, not changing the above.
+// ---------------------------------------------------------------------------
+
+impl Lan {
+    /// Host `i`'s IPv6 address once [`Lan::enable_ipv6`] gave it one:
+    /// fd00::(i+1), in fd00::/64 (unique local addresses, RFC 4193). Every
+    /// LAN is its own layer-2 domain, so LANs may share these numbers.
+    pub fn ip6(&self, i: usize) -> std::net::Ipv6Addr {
+        std::net::Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, i as u16 + 1)
+    }
+
+    /// Turns IPv6 on for host `i`'s interface with the address
+    /// [`Lan::ip6`]`/64`, and nothing else: no link-local address
+    /// (`addr_gen_mode` 1), no duplicate address detection (`nodad`,
+    /// `accept_dad` 0), no router solicitations or advertisements. The host
+    /// then answers neighbour solicitations and echo requests, and sends
+    /// nothing unasked but multicast listener reports. Its IPv4 address stays.
+    pub fn enable_ipv6(&self, i: usize) {
+        let dev = self.hosts[i].dev.clone();
+        in_netns(&self.hosts[i].ns, || {
+            for (key, value) in [
+                ("addr_gen_mode", "1"),
+                ("accept_dad", "0"),
+                ("dad_transmits", "0"),
+                ("router_solicitations", "0"),
+                ("accept_ra", "0"),
+                ("disable_ipv6", "0"),
+            ] {
+                let p = format!("/proc/sys/net/ipv6/conf/{dev}/{key}");
+                std::fs::write(&p, value).unwrap_or_else(|e| panic!("write {p}: {e}"));
+            }
+        });
+        let addr = format!("{}/64", self.ip6(i));
+        self.ip(i, &["-6", "addr", "add", &addr, "dev", &dev, "nodad"]);
+    }
+
+    /// [`Lan::enable_ipv6`] on every host.
+    pub fn enable_ipv6_all(&self) {
+        for i in 0..self.hosts.len() {
+            self.enable_ipv6(i);
+        }
+    }
+
+    /// [`Lan::recreate_dev`] for a host with IPv6: the new device gets the
+    /// same IPv6 setup and address again.
+    pub fn recreate_dev6(&self, i: usize) {
+        self.recreate_dev(i);
+        self.enable_ipv6(i);
+    }
+}
