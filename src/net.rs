@@ -10,31 +10,44 @@ use crate::packet::Packet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Why `reply` does not answer `sent`, or `Ok` if it does.
+/// Why `reply` does not answer `sent`, or `Ok` if it does. Layers are
+/// compared in order, each by its `answers` hook; IP extension headers are
+/// the network layer's business (a reply need not carry the request's
+/// Hop-by-Hop or Destination options), so both sides look through them.
 pub fn explain(reply: &Packet, sent: &Packet) -> Result<(), String> {
     let (rl, sl) = (reply.layers(), sent.layers());
-    for (i, s) in sl.iter().enumerate() {
+    let (mut i, mut j) = (0, 0);
+    loop {
+        while sl.get(i).is_some_and(|l| l.proto.ext.is_some()) {
+            i += 1;
+        }
+        while rl.get(j).is_some_and(|l| l.proto.ext.is_some()) {
+            j += 1;
+        }
+        let Some(s) = sl.get(i) else {
+            return Ok(());
+        };
         if s.proto == &crate::layers::raw::RAW
             || s.proto == &crate::layers::padding::PADDING
             || s.proto.option
         {
             return Ok(());
         }
-        let Some(r) = rl.get(i) else {
+        let Some(r) = rl.get(j) else {
             return Err(format!(
-                "the reply has no layer {} ({} expected)",
-                i, s.proto.name
+                "the reply has no layer {j} ({} expected)",
+                s.proto.name
             ));
         };
         // A layer that quotes the packet it answers (an ICMP error) decides alone.
-        let quotes = reply.carries_quote(i);
+        let quotes = reply.carries_quote(j);
         if r.proto != s.proto && !quotes {
             return Err(format!(
-                "layer {i} is {}, the request's is {}",
+                "layer {j} is {}, the request's is {}",
                 r.proto.name, s.proto.name
             ));
         }
-        if !(r.proto.answers)(reply, i, sent, i) {
+        if !(r.proto.answers)(reply, j, sent, i) {
             return Err(format!(
                 "{} does not answer the request's {}",
                 r.proto.name, s.proto.name
@@ -43,8 +56,9 @@ pub fn explain(reply: &Packet, sent: &Packet) -> Result<(), String> {
         if quotes {
             return Ok(());
         }
+        i += 1;
+        j += 1;
     }
-    Ok(())
 }
 
 /// Whether `reply` answers `sent`.

@@ -119,13 +119,16 @@ fn final_dst(p: &Packet, net: usize, upper: usize) -> Option<IpAddr> {
     dst
 }
 
-/// The home address a Destination options header gives (Mobile IPv6,
-/// RFC 6275 section 6.3), which stands for the source in the pseudo-header.
+/// The address an extension header gives to stand for the source in the
+/// pseudo-header (a Destination header's Home Address option, Mobile IPv6,
+/// RFC 6275 section 6.3), the last one before `upper`.
 fn home_address(p: &Packet, net: usize, upper: usize) -> Option<Ipv6Addr> {
     (net + 1..upper)
-        .take_while(|&i| p.layer(i).is_some_and(|l| l.proto.ext.is_some()))
-        .filter(|&i| p.layers()[i].proto == &super::ipv6_ext::DESTOPT)
-        .filter_map(|i| super::ipv6_ext::home_address(p.header(i)))
+        .map_while(|i| p.layer(i).and_then(|l| l.proto.ext).map(|e| (i, e)))
+        .filter_map(|(i, e)| match (e.final_src)(p.header(i)) {
+            Some(IpAddr::V6(a)) => Some(a),
+            _ => None,
+        })
         .last()
 }
 
@@ -190,8 +193,17 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
     let Some(IpAddr::V6(sd)) = final_dst(sent, si, upper) else {
         return false;
     };
-    let icmp_error = reply.carries_quote(ri + 1);
-    (rs == sd || icmp_error || sd.is_multicast()) && (rd == ss || ss.is_unspecified())
+    // An error from a router on the path quotes the request (past any
+    // extension headers of the reply).
+    let above = (ri + 1..reply.layers().len())
+        .find(|&i| reply.layers()[i].proto.ext.is_none())
+        .unwrap_or(ri + 1);
+    let icmp_error = reply.carries_quote(above);
+    // A request to a multicast group (a router solicitation to all-routers)
+    // may be answered to all-nodes, as Scapy accepts.
+    let to_all_nodes = sd.is_multicast() && rd == Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+    (rs == sd || icmp_error || sd.is_multicast())
+        && (rd == ss || ss.is_unspecified() || to_all_nodes)
 }
 
 /// `IP6 a > b: udp, length 8`, naming the protocol after the extension

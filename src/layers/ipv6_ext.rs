@@ -131,6 +131,13 @@ const OPTIONS_TEMPLATE: &[u8] = &[59, 0, 1, 4, 0, 0, 0, 0];
 static NO_EXT: ExtOps = ExtOps {
     fragment: |_| false,
     final_dst: |_| None,
+    final_src: |_| None,
+};
+
+static DESTOPT_EXT: ExtOps = ExtOps {
+    fragment: |_| false,
+    final_dst: |_| None,
+    final_src: |h| home_address(h).map(std::net::IpAddr::V6),
 };
 
 pub static HOPBYHOP: Proto = Proto {
@@ -163,7 +170,7 @@ pub static DESTOPT: Proto = Proto {
     bindings: &[Binding::new(Space::IpProto, 60)],
     build: build_options,
     answers: answers_any,
-    ext: Some(&NO_EXT),
+    ext: Some(&DESTOPT_EXT),
     // A Home Address option stands for the source in the pseudo-header.
     pseudo_fields: &["nh", "options"],
     ..super::BASE
@@ -320,6 +327,7 @@ const SEGLEFT: usize = super::field_id(ROUTING_FIELDS, "segleft");
 static ROUTING_EXT: ExtOps = ExtOps {
     fragment: |_| false,
     final_dst: routing_final_dst,
+    final_src: |_| None,
 };
 
 pub static ROUTING: Proto = Proto {
@@ -426,6 +434,7 @@ const ID: usize = super::field_id(FRAGMENT_FIELDS, "id");
 static FRAGMENT_EXT: ExtOps = ExtOps {
     fragment: is_fragment,
     final_dst: |_| None,
+    final_src: |_| None,
 };
 
 pub static FRAGMENT: Proto = Proto {

@@ -336,6 +336,9 @@ pub struct ExtOps {
     /// The final destination this header names, if it redirects the
     /// datagram (an IPv6 Routing header with segments left).
     pub final_dst: fn(&[u8]) -> Option<IpAddr>,
+    /// The address that stands for the source in the pseudo-header, if
+    /// this header gives one (a Destination header's Home Address option).
+    pub final_src: fn(&[u8]) -> Option<IpAddr>,
 }
 
 /// A constructor named after a message type of a protocol (Scapy's
@@ -857,10 +860,8 @@ pub fn parse_value(proto: &Proto, f: &Field, input: &Input) -> Result<Value, Fie
                     .help("write it the usual way, like \"2001:db8::1\"")
             }),
         (Kind::List(_), Input::Bytes(b)) => Ok(Value::Bytes(b.to_vec())),
-        (Kind::List(c), Input::Tree(t)) => (c.encode)(t).map(Value::Bytes).map_err(|mut e| {
-            e.message = format!("{}: {}", what(), e.message);
-            e
-        }),
+        // The codec's messages name the field already.
+        (Kind::List(c), Input::Tree(t)) => (c.encode)(t).map(Value::Bytes),
         (Kind::List(_), Input::Str(s)) if matches!(s.trim(), "''" | "\"\"") => {
             Ok(Value::Bytes(Vec::new()))
         }
@@ -879,6 +880,11 @@ pub fn parse_value(proto: &Proto, f: &Field, input: &Input) -> Result<Value, Fie
             c.type_name
         ))
         .help(c.help)),
+        (Kind::Ipv6, Input::Bytes(b)) if b.len() == 16 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(b);
+            Ok(Value::Ipv6(a))
+        }
         (Kind::Bytes, Input::Bytes(b)) => Ok(Value::Bytes(b.to_vec())),
         (Kind::Bytes, Input::Str(s)) => Ok(Value::Bytes(s.as_bytes().to_vec())),
         (Kind::Mac | Kind::Ipv4 | Kind::Ipv6 | Kind::Bytes, _) => Err(FieldError::new(format!(
