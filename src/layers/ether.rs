@@ -1,6 +1,6 @@
 //! Ethernet II.
 
-use super::{Auto, Binding, Field, Kind, Lookup, Next, Proto, Space};
+use super::{Auto, Binding, Field, Kind, LinkLayout, Lookup, Next, Proto, Space};
 use crate::packet::Packet;
 
 /// Well-known EtherTypes, shared by every field that holds one.
@@ -49,6 +49,12 @@ pub static ETHER: Proto = Proto {
     header_len: |_| 14,
     next,
     bindings: &[Binding::new(Space::LinkType, 1)],
+    link: Some(&LinkLayout {
+        ethertype_at: Some(12),
+        net_at: 14,
+        dst_mac_at: Some(0),
+        src_mac_at: Some(6),
+    }),
     answers: |_, _, _, _| true,
     summary,
     relayout: None,

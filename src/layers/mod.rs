@@ -424,6 +424,48 @@ pub struct Proto {
     /// A sub-layer that belongs to the message below it (an ND option): it
     /// takes no part in reply matching, where the message decides.
     pub option: bool,
+    /// For a link layer that starts captures: where its fields are, for
+    /// code that reads frames without dissecting them (the filter compiler).
+    pub link: Option<&'static LinkLayout>,
+}
+
+/// Where a link-layer header keeps what the filter compiler reads: the
+/// EtherType of the payload, the payload's start, the MAC addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkLayout {
+    /// Byte offset of the 16-bit EtherType of the payload.
+    pub ethertype_at: Option<u32>,
+    /// Byte offset of the network layer.
+    pub net_at: u32,
+    /// Byte offsets of the destination and source MAC addresses, if the
+    /// header has them.
+    pub dst_mac_at: Option<u32>,
+    pub src_mac_at: Option<u32>,
+}
+
+/// A link type whose frames start with an IP header (raw IP: 101, 228,
+/// 229): no EtherType, the version nibble tells IPv4 from IPv6.
+pub const RAW_IP_LAYOUT: LinkLayout = LinkLayout {
+    ethertype_at: None,
+    net_at: 0,
+    dst_mac_at: None,
+    src_mac_at: None,
+};
+
+/// The layout of frames of a pcap link type: the link layer's own, raw IP
+/// when the link type starts with a network layer, None when no layer file
+/// knows the link type.
+pub fn link_layout(linktype: u32) -> Option<LinkLayout> {
+    let protos = binding_index().get(&(Space::LinkType, linktype as u64))?;
+    for (p, _) in protos {
+        if let Some(l) = p.link {
+            return Some(*l);
+        }
+    }
+    protos
+        .iter()
+        .any(|(p, _)| p.net.is_some())
+        .then_some(RAW_IP_LAYOUT)
 }
 
 /// The defaults a protocol starts from: no fields, a header as long as its
@@ -452,6 +494,7 @@ pub const BASE: Proto = Proto {
     variants: &[],
     summary_tag: None,
     option: false,
+    link: None,
 };
 
 fn all_bytes(b: &[u8]) -> usize {

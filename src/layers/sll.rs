@@ -116,6 +116,13 @@ pub static SLL: Proto = Proto {
     header_len: |_| 16,
     next: sll_next,
     bindings: &[Binding::new(Space::LinkType, 113)],
+    // The link-layer address is the sender's (tcpdump's `ether src`).
+    link: Some(&super::LinkLayout {
+        ethertype_at: Some(14),
+        net_at: 16,
+        dst_mac_at: None,
+        src_mac_at: Some(6),
+    }),
     answers: |_, _, _, _| true,
     summary: sll_summary,
     summary_tag: Some(|h| direction(SLL_FIELDS[SLL_PKTTYPE].int(h))),
@@ -201,6 +208,12 @@ pub static SLL2: Proto = Proto {
     header_len: |_| 20,
     next: sll2_next,
     bindings: &[Binding::new(Space::LinkType, 276)],
+    link: Some(&super::LinkLayout {
+        ethertype_at: Some(0),
+        net_at: 20,
+        dst_mac_at: None,
+        src_mac_at: Some(12),
+    }),
     answers: |_, _, _, _| true,
     summary: sll2_summary,
     summary_tag: Some(|h| {
