@@ -3,8 +3,9 @@
 //! it on which checksums are valid.
 //!
 //! - A varied capture written by pktscript (`tests/crosscheck/varied.rhai`:
-//!   a few hundred frames of every kind it builds) must decode alike in all
-//!   three, with every checksum valid.
+//!   a few hundred frames of every kind it builds, IPv6 with its extension
+//!   headers, ICMPv6 and neighbour discovery included) must decode alike in
+//!   all three, with every checksum valid.
 //! - Captures pktscript did not write (the seed notes' real frames, and
 //!   frames Scapy builds in `tests/crosscheck/scapy_frames.py`, some with a
 //!   checksum wrong on purpose) must decode alike, and `bad_checksums()`
@@ -58,6 +59,33 @@ const COLUMNS: &[&str] = &[
     "ip.src",
     "ip.dst",
     "ip.opt.type",
+    "ipv6.version",
+    "ipv6.tclass",
+    "ipv6.flow",
+    "ipv6.plen",
+    "ipv6.nxt",
+    "ipv6.hlim",
+    "ipv6.src",
+    "ipv6.dst",
+    "ipv6.hopopts.nxt",
+    "ipv6.hopopts.len",
+    "ipv6.dstopts.nxt",
+    "ipv6.dstopts.len",
+    "ipv6.opt.type",
+    "ipv6.opt.length",
+    "ipv6.opt.router_alert",
+    "ipv6.routing.nxt",
+    "ipv6.routing.len",
+    "ipv6.routing.type",
+    "ipv6.routing.segleft",
+    "ipv6.routing.src.addr",
+    "ipv6.routing.mipv6.home_address",
+    "ipv6.routing.srh.last_entry",
+    "ipv6.routing.srh.addr",
+    "ipv6.fraghdr.nxt",
+    "ipv6.fraghdr.offset",
+    "ipv6.fraghdr.more",
+    "ipv6.fraghdr.ident",
     "icmp.type",
     "icmp.code",
     "icmp.checksum",
@@ -71,6 +99,37 @@ const COLUMNS: &[&str] = &[
     "icmp.receive_timestamp",
     "icmp.transmit_timestamp",
     "icmp.address_mask",
+    "icmpv6.type",
+    "icmpv6.code",
+    "icmpv6.checksum",
+    "icmpv6.checksum.status",
+    "icmpv6.echo.identifier",
+    "icmpv6.echo.sequence_number",
+    "icmpv6.mtu",
+    "icmpv6.pointer",
+    "icmpv6.nd.ra.cur_hop_limit",
+    "icmpv6.nd.ra.flag",
+    "icmpv6.nd.ra.router_lifetime",
+    "icmpv6.nd.ra.reachable_time",
+    "icmpv6.nd.ra.retrans_timer",
+    "icmpv6.nd.ns.target_address",
+    "icmpv6.nd.na.flag.r",
+    "icmpv6.nd.na.flag.s",
+    "icmpv6.nd.na.flag.o",
+    "icmpv6.nd.na.target_address",
+    "icmpv6.nd.rd.target_address",
+    "icmpv6.rd.na.destination_address",
+    "icmpv6.opt.type",
+    "icmpv6.opt.length",
+    "icmpv6.opt.linkaddr",
+    "icmpv6.opt.prefix.length",
+    "icmpv6.opt.prefix.flag",
+    "icmpv6.opt.prefix.valid_lifetime",
+    "icmpv6.opt.prefix.preferred_lifetime",
+    "icmpv6.opt.prefix",
+    "icmpv6.opt.mtu",
+    "icmpv6.opt.rdnss.lifetime",
+    "icmpv6.opt.rdnss",
     "udp.srcport",
     "udp.dstport",
     "udp.length",
@@ -104,6 +163,7 @@ const BAD: &str = "pktscript.bad_checksums";
 const STATUS: &[(&str, &str)] = &[
     ("ip.checksum.status", "IPv4"),
     ("icmp.checksum.status", "ICMP"),
+    ("icmpv6.checksum.status", "ICMPv6"),
     ("udp.checksum.status", "UDP"),
     ("tcp.checksum.status", "TCP"),
 ];
@@ -321,23 +381,34 @@ fn tshark_table(pcap: &Path, extra: &[&str]) -> Table {
         "udp.check_checksum:TRUE",
         // Dissect each fragment as it is, as pktscript and Scapy do.
         "ip.defragment:FALSE",
+        "ipv6.defragment:FALSE",
         "tcp.relative_sequence_numbers:FALSE",
     ] {
         c.args(["-o", pref]);
     }
     c.args(extra);
-    for col in COLUMNS.iter().chain([&"eth.trailer"]) {
+    const TRAILERS: [&str; 3] = ["vlan.trailer", "eth.trailer", "eth.fcs"];
+    for col in COLUMNS.iter().chain(&TRAILERS) {
         c.args(["-e", col]);
     }
     let out = run(&mut c, "tshark", TSHARK_INSTALL);
-    let header: Vec<&str> = COLUMNS.iter().copied().chain(["eth.trailer"]).collect();
+    let header: Vec<&str> = COLUMNS.iter().copied().chain(TRAILERS).collect();
     let mut t = Table::parse("tshark", &out, &header);
     let padding = Table::col("eth.padding");
     for row in &mut t.rows {
         // Bytes after the datagram that are not zeros, or that go past the
-        // 60-byte minimum, are a "trailer" to tshark: padding all the same.
+        // 60-byte minimum, are a "trailer" to tshark (the 802.1Q
+        // dissector's after a tag), and the last four of a trailer in a
+        // frame of 64 bytes or more its guess at a frame check sequence:
+        // padding all the same.
+        let fcs = row.pop().unwrap_or_default();
         let trailer = row.pop().unwrap_or_default();
+        let vlan_trailer = row.pop().unwrap_or_default();
+        row[padding].push_str(&vlan_trailer);
         row[padding].push_str(&trailer);
+        if let Some(h) = fcs.strip_prefix("0x") {
+            row[padding].push_str(&format!("{:0>8}", h.to_ascii_lowercase()));
+        }
         for (i, v) in row.iter_mut().enumerate() {
             *v = normalize_tshark(COLUMNS[i], v);
         }
@@ -358,8 +429,9 @@ fn bad_from_statuses(row: &[String]) -> String {
 }
 
 /// tshark prints numbers of hex-shown fields as "0x..", booleans as words,
-/// every End-of-Options-List byte of the option padding, and a fourth
-/// checksum status, "not present" (UDP's 0): convert to the dumps' format.
+/// every End-of-Options-List byte of the option padding, two more checksum
+/// statuses, "not present" (UDP's 0 over IPv4) and "illegal" (UDP's 0 over
+/// IPv6), and IPv6's version among IPv4's: convert to the dumps' format.
 fn normalize_tshark(col: &str, v: &str) -> String {
     if v.is_empty() {
         return String::new();
@@ -385,10 +457,17 @@ fn normalize_tshark(col: &str, v: &str) -> String {
     {
         items.truncate(eol + 1);
     }
+    // The IPv6 dissector gives its version as ip.version too.
+    if col == "ip.version" {
+        items.retain(|x| x != "6");
+    }
     if col.ends_with(".status") {
         for x in &mut items {
-            if x == "3" {
-                *x = "2".into();
+            match x.as_str() {
+                "3" => *x = "2".into(),
+                // "Illegal": UDP's "no checksum" (0) over IPv6 (RFC 8200).
+                "4" => *x = "0".into(),
+                _ => {}
             }
         }
     }
