@@ -216,6 +216,7 @@ static NET: NetOps = NetOps {
     addrs: |p, i| addrs(p.header(i)).map(|(s, d)| (IpAddr::V4(s), IpAddr::V4(d))),
     pseudo_sum,
     fragment: |p, i, _| is_fragment(p.header(i)),
+    resolve: Some(&super::resolve::ARP),
 };
 
 /// A fragment's payload is part of a datagram (offset or more-fragments set).

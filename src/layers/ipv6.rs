@@ -92,6 +92,7 @@ static NET: NetOps = NetOps {
     addrs: |p, i| addrs(p.header(i)).map(|(s, d)| (IpAddr::V6(s), IpAddr::V6(d))),
     pseudo_sum,
     fragment,
+    resolve: Some(&super::resolve::ND),
 };
 
 /// Source and destination address of an IPv6 header.

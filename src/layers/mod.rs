@@ -326,6 +326,9 @@ pub struct NetOps {
     /// Whether the message at `upper`, carried by this header, is only part
     /// of a datagram (its checksum then covers bytes that are not here).
     pub fragment: fn(&Packet, usize, usize) -> bool,
+    /// How to learn a next hop's Ethernet address for this network layer
+    /// (ARP, neighbour solicitation), for sending at layer 2 (`sr1`, `sr`).
+    pub resolve: Option<&'static resolve::Resolve>,
 }
 
 /// An IP extension header (IPv6 Hop-by-Hop, Routing, Fragment, ...): the
@@ -456,16 +459,14 @@ pub const RAW_IP_LAYOUT: LinkLayout = LinkLayout {
 /// when the link type starts with a network layer, None when no layer file
 /// knows the link type.
 pub fn link_layout(linktype: u32) -> Option<LinkLayout> {
-    let protos = binding_index().get(&(Space::LinkType, linktype as u64))?;
-    for (p, _) in protos {
+    let mut raw_ip = false;
+    for (p, _) in bound(Space::LinkType, linktype as u64) {
         if let Some(l) = p.link {
             return Some(*l);
         }
+        raw_ip |= p.net.is_some();
     }
-    protos
-        .iter()
-        .any(|(p, _)| p.net.is_some())
-        .then_some(RAW_IP_LAYOUT)
+    raw_ip.then_some(RAW_IP_LAYOUT)
 }
 
 /// The defaults a protocol starts from: no fields, a header as long as its
@@ -593,34 +594,52 @@ pub fn find_constructor(name: &str) -> Option<(&'static Proto, Option<&'static V
         .find_map(|p| p.variant(name).map(|v| (*p, Some(v))))
 }
 
-type BindingIndex =
-    std::collections::HashMap<(Space, u64), Vec<(&'static Proto, &'static Binding)>>;
+/// Every registered binding as (key, protocol, binding), sorted by key and
+/// then in registry order: a binary search finds a value's protocols (no
+/// hashing on the per-layer path of dissection).
+type BindingIndex = Vec<(u64, &'static Proto, &'static Binding)>;
+
+fn binding_key(space: Space, value: u64) -> u64 {
+    ((space as u64) << 56) | (value & ((1 << 56) - 1))
+}
 
 /// The bindings of every registered protocol, by space and value, in registry order.
 fn binding_index() -> &'static BindingIndex {
     static INDEX: std::sync::OnceLock<BindingIndex> = std::sync::OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut m: std::collections::HashMap<_, Vec<_>> = std::collections::HashMap::new();
-        for p in REGISTRY {
-            for b in p.bindings {
-                m.entry((b.space, b.value)).or_default().push((*p, b));
-            }
-        }
-        m
+        let mut v: BindingIndex = REGISTRY
+            .iter()
+            .flat_map(|p| {
+                p.bindings
+                    .iter()
+                    .map(move |b| (binding_key(b.space, b.value), *p, b))
+            })
+            .collect();
+        v.sort_by_key(|(k, _, _)| *k); // stable: registry order within a key
+        v
     })
+}
+
+/// The protocols bound to `value` in `space`, in registry order.
+fn bound(space: Space, value: u64) -> impl Iterator<Item = (&'static Proto, &'static Binding)> {
+    let index = binding_index();
+    let key = binding_key(space, value);
+    let start = index.partition_point(|(k, _, _)| *k < key);
+    index[start..]
+        .iter()
+        .take_while(move |(k, _, b)| *k == key && b.value == value)
+        .map(|(_, p, b)| (*p, *b))
 }
 
 /// Finds the protocol bound to `value` in `space` whose bytes would be
 /// `payload` (guarded bindings and `accepts` checks see them). The first in
 /// registry order wins.
 pub fn lookup_binding(space: Space, value: u64, payload: &[u8]) -> Option<&'static Proto> {
-    binding_index()
-        .get(&(space, value))?
-        .iter()
+    bound(space, value)
         .find(|(p, b)| {
             b.when.is_none_or(|ok| ok(payload)) && p.accepts.is_none_or(|ok| ok(payload))
         })
-        .map(|(p, _)| *p)
+        .map(|(p, _)| p)
 }
 
 /// A field's value as the bytes hold it.

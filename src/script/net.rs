@@ -397,18 +397,6 @@ fn capture_impl(
     })
 }
 
-/// The link-address resolution of a network layer.
-// TEMPORARY until NetOps gets its `resolve` field (after the IPv6 layer lands).
-fn resolver(
-    _ops: &crate::layers::NetOps,
-    dst: IpAddr,
-) -> Option<&'static crate::layers::resolve::Resolve> {
-    Some(match dst {
-        IpAddr::V4(_) => &crate::layers::resolve::ARP,
-        IpAddr::V6(_) => &crate::layers::resolve::ND,
-    })
-}
-
 /// A packet made ready to go out on a link, or why it cannot be.
 enum Ready {
     /// The frame and the interface to send it on.
@@ -496,7 +484,7 @@ fn resolve_l2(
     {
         net::set_src(&mut p, m).map_err(user_err)?;
     }
-    let Some(res) = resolver(ops, dst) else {
+    let Some(res) = ops.resolve else {
         return Err(err_msg(format!(
             "{} has no way to learn a next hop's link-layer address",
             first.name
