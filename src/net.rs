@@ -345,8 +345,12 @@ fn route4(dst: Ipv4Addr, iface: Option<&str>) -> Option<(String, Ipv4Addr)> {
 /// `iface`, only routes over that interface count (a link-local `dst` is
 /// on every interface).
 pub fn route6(dst: Ipv6Addr, iface: Option<&str>) -> Option<(String, Ipv6Addr)> {
+    route6_in(&crate::link::read_proc_net("ipv6_route").ok()?, dst, iface)
+}
+
+/// [`route6`] over the text of /proc/net/ipv6_route.
+fn route6_in(text: &str, dst: Ipv6Addr, iface: Option<&str>) -> Option<(String, Ipv6Addr)> {
     const RTF_REJECT: u32 = 0x0200;
-    let text = crate::link::read_proc_net("ipv6_route").ok()?;
     let d = u128::from(dst);
     // (prefix length, metric, interface, next hop)
     let mut best: Option<(u8, u32, String, Ipv6Addr)> = None;
@@ -616,4 +620,56 @@ fn send_raw(packet: &[u8], dst: IpAddr, scope: u32) -> Result<(), LinkError> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROUTES: &str = "\
+fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0
+fd010000000000000000000000000000 40 00000000000000000000000000000000 00 fd000000000000000000000000000002 00000400 00000001 00000000 00000003     eth0
+fd010000000000000000000000000000 40 00000000000000000000000000000000 00 fd000000000000000000000000000003 00000100 00000001 00000000 00000003     eth1
+fd020000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo
+fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth1
+fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fd0000000000000000000000000000fe 00000400 00000001 00000000 00000003     eth0
+fd000000000000000000000000000001 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000002 00000000 80200001     eth0
+junk
+fd0 zz
+";
+
+    fn r(dst: &str, iface: Option<&str>) -> Option<(String, String)> {
+        route6_in(ROUTES, dst.parse().unwrap(), iface).map(|(i, h)| (i, h.to_string()))
+    }
+
+    #[test]
+    fn ipv6_routes_longest_prefix_then_metric() {
+        let s = |i: &str, h: &str| Some((i.to_string(), h.to_string()));
+        // On link: the next hop is the destination itself.
+        assert_eq!(r("fd00::2", None), s("eth0", "fd00::2"));
+        // Through a gateway, the lower metric winning.
+        assert_eq!(r("fd01::5", None), s("eth1", "fd00::3"));
+        assert_eq!(r("fd01::5", Some("eth0")), s("eth0", "fd00::2"));
+        // A rejecting route is no route; the default route takes over.
+        assert_eq!(r("fd02::1", None), s("eth0", "fd00::fe"));
+        assert_eq!(r("2001:db8::1", None), s("eth0", "fd00::fe"));
+        // Link-local: on every interface; one can be named.
+        assert_eq!(r("fe80::1", Some("eth0")), s("eth0", "fe80::1"));
+        assert_eq!(r("fe80::1", Some("eth9")), None);
+        // Our own address.
+        assert_eq!(r("fd00::1", None), s("eth0", "fd00::1"));
+        assert_eq!(route6_in("", "fd00::1".parse().unwrap(), None), None);
+    }
+
+    #[test]
+    fn unspecified_and_loopback_sources_are_filled() {
+        let a = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(needs_source(a("::"), a("fd00::2")));
+        assert!(needs_source(a("::1"), a("fd00::2")));
+        assert!(!needs_source(a("::1"), a("::1")));
+        assert!(!needs_source(a("fd00::1"), a("fd00::2")));
+        assert!(needs_source(a("0.0.0.0"), a("198.18.0.2")));
+        assert!(!needs_source(a("198.18.0.1"), a("198.18.0.2")));
+    }
 }

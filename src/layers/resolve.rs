@@ -154,3 +154,139 @@ pub fn advertised_mac(reply: &Packet, target: Ipv6Addr) -> Option<[u8; 6]> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ME: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const HIM: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    fn a6(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_solicitation_goes_to_the_solicited_node_group_with_hop_limit_255() {
+        let mut p = (ND.request)(ME, a6("fd00::1").into(), a6("fd00::1:2:3").into()).unwrap();
+        assert_eq!(
+            p.layer_names(),
+            ["Ether", "IPv6", "ICMPv6", "ICMPv6NDOptSrcLLAddr"]
+        );
+        let b = p.bytes().to_vec();
+        assert_eq!(b[0..6], [0x33, 0x33, 0xff, 0x02, 0x00, 0x03]);
+        assert_eq!(b[6..12], ME);
+        assert_eq!(b[12..14], [0x86, 0xdd]);
+        assert_eq!(b[21], 255);
+        assert_eq!(b[38..54], a6("ff02::1:ff02:3").octets());
+        assert_eq!(b[54], 135);
+        assert_eq!(b[62..78], a6("fd00::1:2:3").octets());
+        assert_eq!(b[78..86], [1, 1, 2, 0, 0, 0, 0, 1]);
+        assert!(p.bad_checksums().is_empty());
+        // From :: (duplicate address detection) there is no option.
+        let p = (ND.request)(ME, Ipv6Addr::UNSPECIFIED.into(), a6("fd00::2").into()).unwrap();
+        assert_eq!(p.layer_names(), ["Ether", "IPv6", "ICMPv6"]);
+        // Not this family.
+        assert!((ND.request)(ME, a6("fd00::1").into(), Ipv4Addr::LOCALHOST.into()).is_none());
+        assert!((ARP.request)(ME, Ipv4Addr::UNSPECIFIED.into(), a6("fd00::2").into()).is_none());
+    }
+
+    /// An advertisement for `tgt` from HIM, with its option when `opt`.
+    fn advert(tgt: &str, opt: bool) -> Packet {
+        let mut p = ether::header(ME, HIM);
+        let mut ip = Packet::new_layer(&ipv6::IPV6);
+        set(
+            &mut ip,
+            0,
+            &ipv6::IPV6,
+            "src",
+            Value::Ipv6(a6(tgt).octets()),
+        )
+        .unwrap();
+        p.stack(&ip);
+        let mut na = Packet::new_variant(
+            &icmpv6::ICMPV6,
+            icmpv6::ICMPV6.variant("ICMPv6ND_NA").unwrap(),
+        );
+        set(
+            &mut na,
+            0,
+            &icmpv6::ICMPV6,
+            "tgt",
+            Value::Ipv6(a6(tgt).octets()),
+        )
+        .unwrap();
+        p.stack(&na);
+        if opt {
+            let mut o = Packet::new_layer(&ndp::DST_LLADDR);
+            set(
+                &mut o,
+                0,
+                &ndp::DST_LLADDR,
+                "lladdr",
+                Value::Mac([2, 0, 0, 0, 0, 9]),
+            )
+            .unwrap();
+            p.stack(&o);
+        }
+        p.finish();
+        Packet::parse(p.bytes())
+    }
+
+    #[test]
+    fn an_advertisement_gives_its_option_or_its_ethernet_source() {
+        let t = a6("fd00::2");
+        assert_eq!(
+            advertised_mac(&advert("fd00::2", true), t),
+            Some([2, 0, 0, 0, 0, 9])
+        );
+        assert_eq!(advertised_mac(&advert("fd00::2", false), t), Some(HIM));
+        assert_eq!(advertised_mac(&advert("fd00::3", true), t), None);
+        let ns = (ND.request)(ME, a6("fd00::1").into(), t.into()).unwrap();
+        assert_eq!(advertised_mac(&ns, t), None);
+        assert_eq!(
+            (ND.answer)(&advert("fd00::2", false), Ipv4Addr::LOCALHOST.into()),
+            None
+        );
+    }
+
+    #[test]
+    fn group_addresses_need_no_request() {
+        assert_eq!(
+            (ND.group_mac)(a6("ff02::1:ff00:2").into()),
+            Some([0x33, 0x33, 0xff, 0, 0, 2])
+        );
+        assert_eq!((ND.group_mac)(a6("fd00::2").into()), None);
+        assert_eq!((ARP.group_mac)(Ipv4Addr::BROADCAST.into()), Some([0xff; 6]));
+        assert_eq!(
+            (ARP.group_mac)(Ipv4Addr::new(239, 129, 2, 3).into()),
+            Some([1, 0, 0x5e, 1, 2, 3])
+        );
+        assert_eq!((ARP.group_mac)(Ipv4Addr::new(198, 18, 0, 2).into()), None);
+        assert_eq!(
+            solicited_node(a6("fd00::abcd:1234")),
+            a6("ff02::1:ffcd:1234")
+        );
+    }
+
+    #[test]
+    fn an_arp_reply_gives_the_mac_of_the_address_asked() {
+        let hop = Ipv4Addr::new(198, 18, 0, 2);
+        let req = (ARP.request)(ME, Ipv4Addr::new(198, 18, 0, 1).into(), hop.into()).unwrap();
+        assert_eq!(
+            (ARP.answer)(&req, hop.into()),
+            None,
+            "a request is no answer"
+        );
+        let mut b = req.raw_bytes().to_vec();
+        b[21] = 2; // is-at
+        b[22..28].copy_from_slice(&HIM);
+        b[28..32].copy_from_slice(&hop.octets());
+        let reply = Packet::parse(&b);
+        assert_eq!((ARP.answer)(&reply, hop.into()), Some(HIM));
+        assert_eq!(
+            (ARP.answer)(&reply, Ipv4Addr::new(198, 18, 0, 3).into()),
+            None
+        );
+    }
+}

@@ -611,3 +611,28 @@ fn flags_error(iface: &str, what: &str, e: io::Error) -> LinkError {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_inet6_lines_parse_and_junk_is_skipped() {
+        let e = parse_if_inet6("fd000000000000000000000000000001 03 40 00 c2     eth0").unwrap();
+        assert_eq!(e.addr, "fd00::1".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            (e.index, e.prefix, e.scope, e.iface.as_str()),
+            (3, 64, 0, "eth0")
+        );
+        assert!(!e.usable(), "tentative (0x40)");
+        let e = parse_if_inet6("fe800000000000000000000000000001 03 40 20 80     eth0").unwrap();
+        assert!(e.usable() && e.link_local());
+        for bad in [
+            "",
+            "fd00 03 40 00 80 eth0",
+            "zz000000000000000000000000000001 03 40 00 80 eth0",
+        ] {
+            assert_eq!(parse_if_inet6(bad), None, "{bad:?}");
+        }
+    }
+}
