@@ -173,9 +173,12 @@ impl Packet {
     /// Index of the first layer named `name` (protocol name, alias or
     /// accessor, or a variant's name when the header is of that variant).
     pub fn find(&self, name: &str) -> Option<usize> {
+        if let Some(i) = self.layers.iter().position(|l| l.proto.is_named(name)) {
+            return Some(i);
+        }
         self.layers.iter().enumerate().position(|(i, l)| {
-            l.proto.is_named(name)
-                || l.proto
+            !l.proto.variants.is_empty()
+                && l.proto
                     .variant(name)
                     .is_some_and(|v| (v.is)(self.header(i)))
         })
