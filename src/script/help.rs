@@ -276,7 +276,7 @@ pub static FUNCTIONS: &[FnDoc] = &[
         "network",
         "interfaces",
         "interfaces() -> array of maps",
-        "The interfaces of this network namespace: `name`, `index`, `mac`, `ipv4`, `up`, `promisc`, `loopback`."
+        "The interfaces of this network namespace: `name`, `index`, `mac`, `ipv4` (`\"198.18.0.1/24\"`), `ipv6` (`\"fd00::1/64\"`), `up`, `promisc`, `loopback`."
     ),
     f!(
         "network",
