@@ -87,14 +87,23 @@ fn header_len(b: &[u8]) -> usize {
     8 + 2 * (b[4] as usize + b[5] as usize)
 }
 
-fn ip(h: &[u8], at: usize) -> Ipv4Addr {
-    Ipv4Addr::new(h[at], h[at + 1], h[at + 2], h[at + 3])
+const HWTYPE: usize = super::field_id(FIELDS, "hwtype");
+const OP: usize = super::field_id(FIELDS, "op");
+const HWSRC: usize = super::field_id(FIELDS, "hwsrc");
+const PSRC: usize = super::field_id(FIELDS, "psrc");
+const PDST: usize = super::field_id(FIELDS, "pdst");
+
+/// The bytes of field `fi` in a header that holds all of it (empty otherwise).
+fn bytes(h: &[u8], fi: usize) -> &[u8] {
+    h.get(FIELDS[fi].byte_range(h)).unwrap_or_default()
 }
 
-fn mac(h: &[u8], at: usize) -> String {
-    let mut m = [0u8; 6];
-    m.copy_from_slice(&h[at..at + 6]);
-    super::format_mac(&m)
+fn ip(h: &[u8], fi: usize) -> String {
+    super::format_value(&FIELDS[fi], &super::get_value(&FIELDS[fi], h))
+}
+
+fn mac(h: &[u8], fi: usize) -> String {
+    super::format_value(&FIELDS[fi], &super::get_value(&FIELDS[fi], h))
 }
 
 /// An is-at answers the who-has for its sender address, sent from the address it is sent to.
@@ -103,8 +112,11 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
     if r.len() < 28 || s.len() < 28 || !ether_ipv4(r) || !ether_ipv4(s) {
         return false;
     }
-    let (rop, sop) = (super::read_bits(r, 48, 16), super::read_bits(s, 48, 16));
-    rop == sop + 1 && sop % 2 == 1 && r[14..18] == s[24..28] && r[24..28] == s[14..18]
+    let (rop, sop) = (FIELDS[OP].int(r), FIELDS[OP].int(s));
+    rop == sop + 1
+        && sop % 2 == 1
+        && bytes(r, PSRC) == bytes(s, PDST)
+        && bytes(r, PDST) == bytes(s, PSRC)
 }
 
 fn summary(p: &Packet, idx: usize) -> Option<String> {
@@ -113,29 +125,32 @@ fn summary(p: &Packet, idx: usize) -> Option<String> {
     if h.len() < 28 || !ether_ipv4(h) {
         return Some(format!(
             "ARP, hardware type {}, length {l}",
-            super::read_bits(h, 0, 16)
+            FIELDS[HWTYPE].int(h)
         ));
     }
-    Some(match super::read_bits(h, 48, 16) {
+    Some(match FIELDS[OP].int(h) {
         1 => format!(
             "ARP, Request who-has {} tell {}, length {l}",
-            ip(h, 24),
-            ip(h, 14)
+            ip(h, PDST),
+            ip(h, PSRC)
         ),
-        2 => format!("ARP, Reply {} is-at {}, length {l}", ip(h, 14), mac(h, 8)),
-        op => format!("ARP, op {op} {} > {}, length {l}", ip(h, 14), ip(h, 24)),
+        2 => format!(
+            "ARP, Reply {} is-at {}, length {l}",
+            ip(h, PSRC),
+            mac(h, HWSRC)
+        ),
+        op => format!("ARP, op {op} {} > {}, length {l}", ip(h, PSRC), ip(h, PDST)),
     })
 }
 
 /// A who-has for `target` from (`mac`, `ip`), to the Ethernet broadcast address.
 pub fn who_has(mac: [u8; 6], ip: Ipv4Addr, target: Ipv4Addr) -> Packet {
     use super::Value;
-    let mut eth = Packet::new_layer(&super::ether::ETHER);
-    eth.set_value(0, 1, Value::Mac(mac));
+    let mut eth = super::ether::header([0xff; 6], mac);
     let mut arp = Packet::new_layer(&ARP);
-    arp.set_value(0, 5, Value::Mac(mac));
-    arp.set_value(0, 6, Value::Ipv4(ip.octets()));
-    arp.set_value(0, 8, Value::Ipv4(target.octets()));
+    arp.set_value(0, HWSRC, Value::Mac(mac));
+    arp.set_value(0, PSRC, Value::Ipv4(ip.octets()));
+    arp.set_value(0, PDST, Value::Ipv4(target.octets()));
     eth.stack(&arp);
     eth.finish();
     eth
@@ -146,5 +161,5 @@ pub fn sender_mac(h: &[u8]) -> Option<[u8; 6]> {
     if !ether_ipv4(h) {
         return None;
     }
-    h.get(8..14)?.try_into().ok()
+    bytes(h, HWSRC).try_into().ok()
 }

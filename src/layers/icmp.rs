@@ -225,7 +225,12 @@ fn next(h: &[u8], payload: &[u8], _lookup: &Lookup) -> Option<Next> {
     }
 }
 
+const TYPE: usize = super::field_id(FIELDS, "type");
+const CODE: usize = super::field_id(FIELDS, "code");
 const CHKSUM: usize = super::field_id(FIELDS, "chksum");
+const ID: usize = super::field_id(FIELDS, "id");
+const SEQ: usize = super::field_id(FIELDS, "seq");
+const GW: usize = super::field_id(FIELDS, "gw");
 
 fn build(p: &mut Packet, idx: usize, ch: Changed) {
     if (ch.this || ch.payload)
@@ -256,8 +261,12 @@ fn answers(reply: &Packet, ri: usize, sent: &Packet, si: usize) -> bool {
     if is_error(r) {
         return super::quote_matches(reply, ri, sent, si);
     }
-    let pair = matches!((s[0], r[0]), (8, 0) | (13, 14) | (15, 16) | (17, 18));
-    pair && r[4..8] == s[4..8]
+    let pair = matches!(
+        (FIELDS[TYPE].int(s), FIELDS[TYPE].int(r)),
+        (8, 0) | (13, 14) | (15, 16) | (17, 18)
+    );
+    // Same identifier and sequence number.
+    pair && FIELDS[ID].int(r) == FIELDS[ID].int(s) && FIELDS[SEQ].int(r) == FIELDS[SEQ].int(s)
 }
 
 fn summary(p: &Packet, idx: usize) -> Option<String> {
@@ -267,13 +276,13 @@ fn summary(p: &Packet, idx: usize) -> Option<String> {
     }
     let ip = super::net_prefix(p, idx);
     let len = p.segment(idx).len();
-    let (t, code) = (h[0], h[1]);
+    let (t, code) = (FIELDS[TYPE].int(h) as u8, FIELDS[CODE].int(h) as u8);
     let body = match t {
         0 | 8 => format!(
             "ICMP echo {}, id {}, seq {}, length {len}",
             if t == 8 { "request" } else { "reply" },
-            super::read_bits(h, 32, 16),
-            super::read_bits(h, 48, 16)
+            FIELDS[ID].int(h),
+            FIELDS[SEQ].int(h)
         ),
         3 => {
             let what = UNREACH_CODES
@@ -296,7 +305,7 @@ fn summary(p: &Packet, idx: usize) -> Option<String> {
         ),
         5 => format!(
             "ICMP redirect to {}, length {len}",
-            std::net::Ipv4Addr::from([h[4], h[5], h[6], h[7]])
+            super::format_value(&FIELDS[GW], &super::get_value(&FIELDS[GW], h))
         ),
         _ => match TYPES.iter().find(|(v, _)| *v == t as u64) {
             Some((_, n)) => format!("ICMP {n}, code {code}, length {len}"),

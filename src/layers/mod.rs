@@ -1288,3 +1288,93 @@ pub fn net_prefix(p: &Packet, idx: usize) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_fits_and_every_type_field_names_its_space() {
+        for p in REGISTRY {
+            assert!(p.fields.len() <= crate::packet::MAX_FIELDS, "{}", p.name);
+            for f in p.fields {
+                assert!(
+                    f.auto != Auto::Next || f.space.is_some(),
+                    "{}.{} follows the layer above but names no number space",
+                    p.name,
+                    f.name
+                );
+            }
+            for q in REGISTRY {
+                assert!(
+                    std::ptr::eq(*p, *q) || !q.is_named(p.name),
+                    "{} and {} share a name",
+                    p.name,
+                    q.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_finds_bindings_in_registry_order_with_guards() {
+        assert_eq!(
+            lookup_binding(Space::EtherType, 0x0800, &[]),
+            Some(&ipv4::IPV4)
+        );
+        assert_eq!(lookup_binding(Space::IpProto, 17, &[]), Some(&udp::UDP));
+        // Raw IP: the version nibble picks the protocol.
+        assert_eq!(
+            lookup_binding(Space::LinkType, 101, &[0x45]),
+            Some(&ipv4::IPV4)
+        );
+        assert_eq!(
+            lookup_binding(Space::LinkType, 101, &[0x60]),
+            Some(&ipv6::IPV6)
+        );
+        assert_eq!(lookup_binding(Space::LinkType, 101, &[0x10]), None);
+        // A guessed binding refuses bytes that are not its protocol.
+        assert_eq!(lookup_binding(Space::UdpPort, 9, &[0; 10]), None);
+        assert_eq!(lookup_binding(Space::IpProto, 99_999, &[]), None);
+    }
+
+    static MANY: [Field; 100] = {
+        let mut f = [const { Field::new("f", 0, 1, Kind::Int, "") }; 100];
+        let mut i = 0;
+        while i < 100 {
+            f[i].off = i as u32;
+            i += 1;
+        }
+        f[99] = Field::new("last", 99, 1, Kind::Int, "").auto(Auto::Len);
+        f[98] = Field::new("moving", 0, 8, Kind::Int, "")
+            .at(|h| 8 * h.first().copied().unwrap_or(0) as u32 % 96);
+        f
+    };
+
+    static WIDE: Proto = Proto {
+        name: "Wide",
+        accessor: "wide",
+        fields: &MANY,
+        template: &[0; 13],
+        ..BASE
+    };
+
+    #[test]
+    fn a_layer_may_have_more_than_64_fields_and_moving_offsets() {
+        let mut p = Packet::new_layer(&WIDE);
+        p.finish();
+        // Field 99, automatic: assigning it pins it.
+        p.set(0, 99, &Input::Int(1)).unwrap();
+        assert!(p.is_pinned(0, 99));
+        assert!(!p.is_pinned(0, 98));
+        assert_eq!(p.get(0, 99).unwrap(), Value::Int(1));
+        // Field 98 starts at the byte the first byte names.
+        p.set(0, 0, &Input::Int(1)).unwrap(); // the first bit: byte 0 becomes 0x80
+        assert_eq!(p.raw_bytes()[0], 0x80);
+        assert_eq!(MANY[98].bit_off(p.header(0)), 64); // 8 * 0x80 % 96
+        p.set(0, 98, &Input::Int(0xab)).unwrap();
+        assert_eq!(p.raw_bytes()[8], 0xab);
+        assert!(p.touched_any(0, &["moving"]));
+        assert_eq!(p.get(0, 98).unwrap(), Value::Int(0xab));
+    }
+}
