@@ -17,12 +17,24 @@
 //! `tests/crosscheck/scapy_dump.py` for Scapy. Every difference is reported
 //! with the frame number, the column and both values.
 //!
+//! - A capture of IPv6 a Linux kernel sent and answered (ping, UDP to a
+//!   closed port and a datagram it fragments, TCP refused and accepted,
+//!   neighbour discovery and MLD on the way), made with tcpdump in network
+//!   namespaces the test creates, must decode alike in all three too.
+//! - Every capture is written back byte for byte, and the IPv6 frames with
+//!   a new source address keep every checksum good, as tshark checks them.
+//!
 //! tshark and python3 with Scapy are required (`.ci/run` installs them):
-//! without them these tests fail, they do not skip.
+//! without them these tests fail, they do not skip. The live capture needs
+//! root and tcpdump.
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+mod netns;
 
 /// The compared columns, named as tshark names its fields. A field present
 /// in several layers (an ICMP error quoting a packet) holds every
@@ -280,6 +292,40 @@ fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
         b.extend(f);
     }
     std::fs::write(path, b).unwrap();
+}
+
+/// The frames of a classic pcap file (either byte order, micro- or nanosecond).
+fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(b.len() >= 24, "{}: not a pcap file", path.display());
+    let magic: [u8; 4] = b[0..4].try_into().unwrap();
+    let le = match magic {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
+        _ => panic!("{}: not a classic pcap file", path.display()),
+    };
+    let u32_at = |at: usize| {
+        let w: [u8; 4] = b[at..at + 4].try_into().unwrap();
+        if le {
+            u32::from_le_bytes(w)
+        } else {
+            u32::from_be_bytes(w)
+        }
+    };
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let n = u32_at(at + 8) as usize;
+        frames.push(b[at + 16..at + 16 + n].to_vec());
+        at += 16 + n;
+    }
+    assert_eq!(
+        at,
+        b.len(),
+        "{}: a record runs past the end",
+        path.display()
+    );
+    frames
 }
 
 // ---- the tables -----------------------------------------------------------
@@ -681,7 +727,9 @@ fn pktscript_verdicts(ours: &Table) -> Vec<String> {
         }
     }
     for (col, _) in STATUS {
-        if !ours.rows.iter().any(|r| r[Table::col(col)].contains('1')) {
+        let c = Table::col(col);
+        let present = ours.rows.iter().any(|r| !r[c].is_empty());
+        if present && !ours.rows.iter().any(|r| r[c].contains('1')) {
             problems.push(format!(
                 "{col}: pktscript verified no checksum at all (has show()'s \"(valid)\" changed? see dump.rhai)"
             ));
@@ -701,6 +749,170 @@ fn disagreements_and_bad_checksums(ours: &Table, theirs: &Table) -> Vec<String> 
 
 fn prefixed(file: &str, problems: Vec<String>) -> impl Iterator<Item = String> + '_ {
     problems.into_iter().map(move |p| format!("{file}: {p}"))
+}
+
+// ---- rewriting -----------------------------------------------------------------
+
+/// Each checksum column and its status column.
+const CHECKSUMS: &[(&str, &str)] = &[
+    ("ip.checksum", "ip.checksum.status"),
+    ("icmp.checksum", "icmp.checksum.status"),
+    ("icmpv6.checksum", "icmpv6.checksum.status"),
+    ("udp.checksum", "udp.checksum.status"),
+    ("tcp.checksum", "tcp.checksum.status"),
+];
+
+/// A column each IPv6 extension header fills.
+const EXTENSION_HEADERS: &[&str] = &[
+    "ipv6.hopopts.nxt",
+    "ipv6.dstopts.nxt",
+    "ipv6.routing.nxt",
+    "ipv6.fraghdr.nxt",
+];
+
+/// Whether row `o` of `t` is a fragment of a datagram (an IPv6 Fragment
+/// header with an offset or more to come).
+fn is_fragment(t: &Table, o: usize) -> bool {
+    items(t.get(o, "ipv6.fraghdr.more")).contains(&"1")
+        || items(t.get(o, "ipv6.fraghdr.offset"))
+            .iter()
+            .any(|x| *x != "0")
+}
+
+/// The items of a comma-separated column ("" has none).
+fn items(v: &str) -> Vec<&str> {
+    if v.is_empty() {
+        Vec::new()
+    } else {
+        v.split(',').collect()
+    }
+}
+
+/// Rewrites a capture with `rewrite.rhai`: every frame as read (SAME), and
+/// the frames with IPv6 with a new source address (EDITED).
+fn rewrite(pcap: &Path, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let same = dir.join(format!("{name}-same.pcap"));
+    let edited = dir.join(format!("{name}-edited.pcap"));
+    pktscript(&[&crosscheck_dir().join("rewrite.rhai"), pcap, &same, &edited]);
+    (same, edited)
+}
+
+/// Frames that pktscript wrote back other than it read them: the frame
+/// number and the first differing offset.
+fn roundtrip_problems(read: &Path, written: &Path) -> Vec<String> {
+    let (a, b) = (read_pcap(read), read_pcap(written));
+    let mut out = Vec::new();
+    if a.len() != b.len() {
+        out.push(format!("{} frames read, {} written", a.len(), b.len()));
+    }
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        if x != y {
+            let at = x
+                .iter()
+                .zip(y)
+                .position(|(p, q)| p != q)
+                .unwrap_or(x.len().min(y.len()));
+            out.push(format!(
+                "frame {}: written back differently from offset {at} (read {} bytes, wrote {})",
+                i + 1,
+                x.len(),
+                y.len()
+            ));
+        }
+    }
+    out
+}
+
+/// What tshark says of the frames with IPv6 after their source address
+/// changed (`edited`, in the order of `orig`'s frames with IPv6): every
+/// checksum good, except those that cannot be recomputed, which must keep
+/// their value: transport checksums of a fragment (the datagram is not all
+/// there) and the layers quoted in an ICMPv6 error (they describe the
+/// packet as it was sent).
+///
+/// Only the frames `which` picks are checked, told whether the frame has a
+/// checksum to re-sum behind an IPv6 extension header (any but the
+/// Fragment header of a fragment, whose transport checksum stays); none
+/// picked is a problem too.
+fn edit_problems(orig: &Table, edited: &Table, which: fn(bool) -> bool) -> Vec<String> {
+    let with_ipv6: Vec<usize> = (0..orig.rows.len())
+        .filter(|&i| !orig.get(i, "ipv6.version").is_empty())
+        .collect();
+    let mut out = Vec::new();
+    let mut checked = 0;
+    if with_ipv6.len() != edited.rows.len() {
+        out.push(format!(
+            "{} frames have IPv6, the edited capture has {}",
+            with_ipv6.len(),
+            edited.rows.len()
+        ));
+    }
+    for (k, &o) in with_ipv6.iter().enumerate().take(edited.rows.len()) {
+        let fragment = is_fragment(orig, o);
+        let ext = EXTENSION_HEADERS
+            .iter()
+            .filter(|c| !(fragment && **c == "ipv6.fraghdr.nxt"))
+            .any(|c| !orig.get(o, c).is_empty());
+        if !which(ext) {
+            continue;
+        }
+        checked += 1;
+        let what = format!("frame {} (edited frame {})", o + 1, k + 1);
+        let want_src = format!("fd00::ed17:{:x}", k + 1);
+        let src = items(edited.get(k, "ipv6.src"))
+            .first()
+            .map(|s| s.to_string());
+        if src.as_deref() != Some(want_src.as_str()) {
+            out.push(format!("{what}: ipv6.src {src:?}, expected {want_src}"));
+        }
+        let error = items(orig.get(o, "icmpv6.type"))
+            .first()
+            .is_some_and(|t| matches!(*t, "1" | "2" | "3" | "4"));
+        for (val, status) in CHECKSUMS {
+            let (ov, ev, es) = (
+                items(orig.get(o, val)),
+                items(edited.get(k, val)),
+                items(edited.get(k, status)),
+            );
+            if ov.len() != ev.len() || ev.len() != es.len() {
+                out.push(format!(
+                    "{what}: {val}: {} before the edit, {} after, {} statuses",
+                    ov.len(),
+                    ev.len(),
+                    es.len()
+                ));
+                continue;
+            }
+            for j in 0..ev.len() {
+                // In an error, everything after the ICMPv6 message is quoted.
+                let quoted = error && !(*val == "icmpv6.checksum" && j == 0);
+                let transport = *val != "ip.checksum";
+                if quoted || (fragment && transport) {
+                    if ev[j] != ov[j] {
+                        out.push(format!(
+                            "{what}: {val} #{}: {} before the edit, {} after: it cannot be recomputed{}, so it must stay",
+                            j + 1,
+                            ov[j],
+                            ev[j],
+                            if quoted { " (quoted)" } else { " (fragment)" }
+                        ));
+                    }
+                } else if es[j] != "1" {
+                    out.push(format!(
+                        "{what}: {status} #{}: {} after the edit (checksum {}, was {}), not good",
+                        j + 1,
+                        es[j],
+                        ev[j],
+                        ov[j]
+                    ));
+                }
+            }
+        }
+    }
+    if checked == 0 {
+        out.push("no frame to check".to_string());
+    }
+    out
 }
 
 // ---- the tests ----------------------------------------------------------------
@@ -797,5 +1009,227 @@ fn bad_checksums_names_exactly_the_layers_made_wrong() {
         "bad_checksums() on captures pktscript did not write",
         &problems,
         &c.dir.join("planted.txt"),
+    );
+}
+
+#[test]
+fn unmodified_frames_are_written_back_byte_for_byte() {
+    let c = captures();
+    let mut problems = Vec::new();
+    for (name, pcap) in [
+        ("varied", &c.varied),
+        ("seed", &c.seed),
+        ("scapy", &c.scapy),
+    ] {
+        let (same, _) = rewrite(pcap, &c.dir, &format!("roundtrip-{name}"));
+        problems.extend(prefixed(name, roundtrip_problems(pcap, &same)));
+    }
+    report(
+        "frames read and written back by pktscript",
+        &problems,
+        &c.dir.join("roundtrip.txt"),
+    );
+}
+
+/// [`edit_problems`] of the frames `which` picks in the varied and Scapy's captures.
+fn check_ipv6_source_edit(what: &str, which: fn(bool) -> bool) {
+    let c = captures();
+    let mut problems = Vec::new();
+    for (name, pcap) in [("varied", &c.varied), ("scapy", &c.scapy)] {
+        let orig = tshark_table(pcap, &[]);
+        let (_, edited) = rewrite(pcap, &c.dir, &format!("edit-{what}-{name}"));
+        let theirs = tshark_table(&edited, &[]);
+        problems.extend(prefixed(name, edit_problems(&orig, &theirs, which)));
+    }
+    report(
+        &format!("tshark on the IPv6 frames ({what}) after p.ipv6.src changed"),
+        &problems,
+        &c.dir.join(format!("edit-{what}.txt")),
+    );
+}
+
+#[test]
+fn an_ipv6_source_edit_leaves_every_checksum_good_per_tshark() {
+    check_ipv6_source_edit("nothing-behind-extension-headers", |ext| !ext);
+}
+
+#[test]
+#[ignore = "pktscript bug: an edit of the IPv6 header does not re-sum a UDP, TCP or ICMPv6 \
+            layer behind an extension header (Packet::finish tells a layer that the layer \
+            below changed only for the layer directly below, here the extension header); \
+            run with --ignored once fixed, then drop this line"]
+fn an_ipv6_source_edit_behind_extension_headers_leaves_every_checksum_good_per_tshark() {
+    check_ipv6_source_edit("behind-extension-headers", |ext| ext);
+}
+
+// ---- a live capture -------------------------------------------------------------
+
+/// Host 1 of the live test: a TCP server that answers one connection with
+/// its data in capitals. Prints "ready" once it listens.
+const LIVE_SERVER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 7777))
+s.listen(1)
+s.settimeout(10)
+print("ready", flush=True)
+c, _ = s.accept()
+c.settimeout(5)
+c.sendall(c.recv(100).upper())
+c.close()
+"#;
+
+/// Host 0 of the live test: what the kernel sends for ping, a UDP
+/// datagram to a closed port, one it must fragment, a TCP connection to a
+/// closed port and one to host 1's server.
+const LIVE_CLIENT: &str = r#"
+import socket, sys, time
+dst = sys.argv[1]
+# ping -6 -c 2: echo requests through a raw ICMPv6 socket (the kernel sums them).
+r = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+r.settimeout(3)
+for seq in (1, 2):
+    r.sendto(bytes([128, 0, 0, 0, 0x12, 0x34, 0, seq]) + b"pktscript live ping", (dst, 0))
+    while True:
+        d, _ = r.recvfrom(2000)
+        if d[0] == 129 and d[7] == seq:
+            break
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+u.sendto(b"hello, closed port", (dst, 9))
+time.sleep(0.2)
+u.sendto(bytes(range(256)) * 12, (dst, 9))
+t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+try:
+    t.connect((dst, 7))
+    sys.exit("port 7 is open")
+except ConnectionRefusedError:
+    pass
+c = socket.create_connection((dst, 7777), timeout=5)
+c.sendall(b"hello over tcp")
+assert c.recv(100) == b"HELLO OVER TCP"
+c.close()
+time.sleep(0.5)
+"#;
+
+/// Runs tcpdump on host 0 of `lan` while the kernel of host 0 talks to
+/// host 1 over IPv6; returns the capture.
+fn live_capture(lan: &netns::Lan, dir: &Path) -> PathBuf {
+    let file = dir.join("live.pcap");
+    let file_s = file.to_str().unwrap().to_string();
+    let dev = lan.host(0).dev.clone();
+    let (a, b) = (lan.ip6(0).to_string(), lan.ip6(1).to_string());
+    let mut tcpdump = lan.spawn(
+        0,
+        &[
+            "tcpdump", "-U", "-n", "-Z", "root", "-i", &dev, "-w", &file_s,
+        ],
+        dir,
+    );
+    lan.wait_packet_sockets(0, 1, Duration::from_secs(10));
+
+    let mut server = lan.spawn(1, &["python3", "-c", LIVE_SERVER, &b], dir);
+    let mut ready = String::new();
+    std::io::BufReader::new(server.stdout.as_mut().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(
+        ready.trim(),
+        "ready",
+        "the TCP server in {} did not start",
+        lan.host(1).ns
+    );
+    let client = lan.exec_output(0, &["python3", "-c", LIVE_CLIENT, &b], dir);
+    let server = server.wait_with_output().unwrap();
+    // Let the last segments and advertisements reach the capture.
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: a signal to the tcpdump this test started (`ip netns exec` execs it).
+    unsafe { libc::kill(tcpdump.id() as libc::pid_t, libc::SIGINT) };
+    let end = Instant::now() + Duration::from_secs(10);
+    while tcpdump.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = tcpdump.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = tcpdump.wait_with_output().unwrap();
+    assert!(
+        client.status.success(),
+        "the traffic from {a} to {b} failed: {}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    assert!(
+        server.status.success(),
+        "the TCP server at {b} failed: {}",
+        String::from_utf8_lossy(&server.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "tcpdump failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    file
+}
+
+/// Whether some frame of `t` has `value` among the items of `col`.
+fn has_value(t: &Table, col: &str, value: &str) -> bool {
+    (0..t.rows.len()).any(|i| items(t.get(i, col)).contains(&value))
+}
+
+#[test]
+fn live_ipv6_capture_decodes_alike_round_trips_and_survives_a_source_edit() {
+    require_tools();
+    let lan = netns::Lan::veth_pair();
+    lan.enable_ipv6_all();
+    for i in 0..2 {
+        lan.tx_checksum_off(i);
+    }
+    let dir = scratch("live");
+    let pcap = live_capture(&lan, &dir);
+    let ours = pktscript_table(&pcap);
+
+    // The capture holds what the kernel was asked to send, and the answers.
+    let mut problems = Vec::new();
+    for (col, value, what) in [
+        ("icmpv6.type", "128", "echo request"),
+        ("icmpv6.type", "129", "echo reply"),
+        ("icmpv6.type", "135", "neighbor solicitation"),
+        ("icmpv6.type", "136", "neighbor advertisement"),
+        ("icmpv6.type", "1", "destination unreachable"),
+        ("icmpv6.opt.type", "1", "source link-layer address option"),
+        ("icmpv6.opt.type", "2", "target link-layer address option"),
+        ("ipv6.fraghdr.more", "1", "fragment"),
+        ("udp.dstport", "9", "UDP datagram"),
+        ("tcp.flags", "2", "TCP SYN"),
+        ("tcp.flags", "20", "TCP RST-ACK"),
+        ("tcp.flags", "24", "TCP data"),
+    ] {
+        if !has_value(&ours, col, value) {
+            problems.push(format!("no {what} ({col} {value}) in {}", pcap.display()));
+        }
+    }
+    problems.extend(disagreements_and_bad_checksums(
+        &ours,
+        &tshark_table(&pcap, &[]),
+    ));
+    problems.extend(prefixed(
+        "scapy",
+        compare(&ours, &scapy_tables(&[&pcap]).remove(0)),
+    ));
+    let (same, edited) = rewrite(&pcap, &dir, "live");
+    problems.extend(roundtrip_problems(&pcap, &same));
+    // The MLD reports behind a Hop-by-Hop header wait for the bug of
+    // an_ipv6_source_edit_behind_extension_headers_... to be fixed.
+    problems.extend(edit_problems(
+        &tshark_table(&pcap, &[]),
+        &tshark_table(&edited, &[]),
+        |ext| !ext,
+    ));
+    report(
+        &format!("the live IPv6 capture {}", pcap.display()),
+        &problems,
+        &dir.join("live.txt"),
     );
 }

@@ -435,3 +435,105 @@ impl Lan {
         self.enable_ipv6(i);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Two hosts on a veth pair, with checksums in the captured bytes
+// (crosscheck.rs): added, not changing the above.
+// ---------------------------------------------------------------------------
+
+impl Lan {
+    /// Two hosts joined by a veth pair, no switch: each end of the pair is
+    /// a host's interface, with the MAC and IPv4 address [`Lan::new`]
+    /// would give it and IPv6 off until [`Lan::enable_ipv6`]. Unlike a
+    /// macvlan, a veth end can leave checksums to the kernel (see
+    /// [`Lan::tx_checksum_off`]). [`Lan::recreate_dev`] does not apply.
+    pub fn veth_pair() -> Lan {
+        require_root();
+        let pid = std::process::id();
+        let count = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let prefix = format!("pk{pid:x}v{count}");
+        let net = (pid.wrapping_mul(37).wrapping_add(count) % 512) as u16;
+        let [net_hi, net_lo] = net.to_be_bytes();
+        let mut lan = Lan {
+            switch_ns: String::new(),
+            prefix: prefix.clone(),
+            hosts: Vec::new(),
+            created: Vec::new(),
+        };
+        let ns: Vec<String> = (0..2).map(|i| format!("{prefix}h{i}")).collect();
+        let dev: Vec<String> = (0..2).map(|i| format!("{prefix}e{i}")).collect();
+        for n in &ns {
+            lan.add_ns(n);
+        }
+        // Made in the hosts' namespaces, never in the root one.
+        run(&[
+            "ip", "-n", &ns[0], "link", "add", "name", &dev[0], "type", "veth", "peer", "name",
+            &dev[1], "netns", &ns[1],
+        ]);
+        for i in 0..2 {
+            let mac = [0x02, 0, 0, net_hi, net_lo, i as u8 + 1];
+            let ip = Ipv4Addr::new(198, 18 + net_hi, net_lo, i as u8 + 1);
+            let (n, d) = (&ns[i], &dev[i]);
+            run(&[
+                "ip",
+                "-n",
+                n,
+                "link",
+                "set",
+                "dev",
+                d,
+                "address",
+                &mac_str(&mac),
+            ]);
+            run(&["ip", "-n", n, "addr", "add", &format!("{ip}/24"), "dev", d]);
+            run(&["ip", "-n", n, "link", "set", "dev", "lo", "up"]);
+            run(&["ip", "-n", n, "link", "set", "dev", d, "up"]);
+            lan.hosts.push(Host {
+                ns: n.clone(),
+                dev: d.clone(),
+                mac,
+                ip,
+            });
+        }
+        lan
+    }
+
+    /// Turns off transmit checksum offload on host `i`'s interface
+    /// (`ethtool -K DEV tx off`), so that the kernel writes whole UDP and
+    /// TCP checksums before a capture sees the frames. With offload on, a
+    /// capture holds only the pseudo-header's partial sum of what the
+    /// host sends, and of what its veth peer sends it, which tshark
+    /// rightly calls bad. A veth end allows it; a macvlan does not.
+    pub fn tx_checksum_off(&self, i: usize) {
+        /// `struct ethtool_value` of linux/ethtool.h.
+        #[repr(C)]
+        struct EthtoolValue {
+            cmd: u32,
+            data: u32,
+        }
+        const ETHTOOL_STXCSUM: u32 = 0x17;
+        let dev = self.hosts[i].dev.clone();
+        in_netns(&self.hosts[i].ns, || {
+            let mut value = EthtoolValue {
+                cmd: ETHTOOL_STXCSUM,
+                data: 0,
+            };
+            // SAFETY: ifreq is plain data, valid when zeroed.
+            let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+            for (d, s) in ifr.ifr_name.iter_mut().zip(dev.bytes()) {
+                *d = s as libc::c_char;
+            }
+            ifr.ifr_ifru.ifru_data = (&mut value as *mut EthtoolValue).cast();
+            // SAFETY: a socket for the ioctl, closed below.
+            let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            // SAFETY: SIOCETHTOOL reads the ifreq and the ethtool_value it
+            // points to, both alive for the call.
+            let r = unsafe { libc::ioctl(fd, libc::SIOCETHTOOL, &mut ifr) };
+            let err = std::io::Error::last_os_error();
+            // SAFETY: fd is ours.
+            unsafe { libc::close(fd) };
+            assert_eq!(r, 0, "ethtool -K {dev} tx off (SIOCETHTOOL): {err}");
+        });
+    }
+}
