@@ -355,6 +355,11 @@ impl Packet {
     pub fn set(&mut self, idx: usize, fi: usize, input: &Input) -> FieldResult<()> {
         let proto = self.layers[idx].proto;
         let f = &proto.fields[fi];
+        // An automatic field is compared with the value it would be built
+        // with: `p.udp.chksum = 0` on a packet not built yet pins the 0.
+        if f.auto != layers::Auto::No {
+            self.finish();
+        }
         if !f.present(self.header(idx)) {
             return Err(absent_field(proto, f, self.header(idx)));
         }
@@ -543,7 +548,10 @@ impl Packet {
             let changed = Changed {
                 this: self.layers[i].dirty,
                 payload: self.layers[i + 1..end].iter().any(|l| l.dirty),
-                lower: i > 0 && self.layers[i - 1].dirty,
+                // The layer below, or any layer down to the network layer
+                // that carries this one (extension headers in between).
+                lower: i > 0
+                    && (self.net_below(i).unwrap_or(i - 1)..i).any(|j| self.layers[j].dirty),
             };
             if changed.any() && !self.layers[i].truncated {
                 (self.layers[i].proto.build)(self, i, changed);

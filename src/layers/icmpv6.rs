@@ -458,10 +458,10 @@ fn summary(p: &Packet, idx: usize) -> Option<String> {
     let len = p.segment(idx).len();
     let (t, code) = (h[0], h[1]);
     let int = |off: u32, bits: u32| super::read_bits(h, off, bits);
-    let addr = |a: Option<Ipv6Addr>| a.map(|a| a.to_string()).unwrap_or_default();
+    let addr = |a: Option<Ipv6Addr>| a.map(|a| super::Ip6(a).to_string()).unwrap_or_default();
     // The quoted packet's destination, for errors.
     let qdst = || match p.layer(idx + 1) {
-        Some(l) if l.quoted => p.addrs_at(idx + 1).map(|(_, d)| d.to_string()),
+        Some(l) if l.quoted => p.addrs_at(idx + 1).map(|(_, d)| super::ip_text(d)),
         _ => None,
     };
     let body = match t {

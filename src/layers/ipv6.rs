@@ -231,7 +231,9 @@ fn summary(p: &Packet, idx: usize) -> Option<String> {
         .map(|(_, n)| n.to_string())
         .unwrap_or_else(|| format!("ip-proto-{proto}"));
     Some(format!(
-        "IP6 {s} > {d}: {name}, length {}{frag}",
+        "IP6 {} > {}: {name}, length {}{frag}",
+        super::Ip6(s),
+        super::Ip6(d),
         p.payload(idx).len()
     ))
 }

@@ -307,7 +307,7 @@ fn decode_val(val: OptVal, data: &[u8]) -> Option<Tree> {
         OptVal::Ipv6 if data.len() == 16 => {
             let mut a = [0u8; 16];
             a.copy_from_slice(data);
-            Tree::Str(Ipv6Addr::from(a).to_string())
+            Tree::Str(super::Ip6(Ipv6Addr::from(a)).to_string())
         }
         OptVal::Bytes => Tree::Bytes(data.to_vec()),
         _ => return None,
@@ -401,7 +401,7 @@ pub fn decode_ipv6_list(b: &[u8]) -> Tree {
         .map(|c| {
             let mut a = [0u8; 16];
             a.copy_from_slice(c);
-            Tree::Str(Ipv6Addr::from(a).to_string())
+            Tree::Str(super::Ip6(Ipv6Addr::from(a)).to_string())
         })
         .collect();
     let rest = b.len() % 16;

@@ -788,6 +788,31 @@ pub fn same_value(f: &Field, a: &Value, b: &Value) -> bool {
     }
 }
 
+/// An IPv6 address as tshark, tcpdump and Scapy print it (inet_ntop): RFC
+/// 5952's compressed form, with the last 32 bits in dotted decimal for
+/// IPv4-mapped (`::ffff:198.18.0.1`) and IPv4-compatible (`::198.18.0.1`)
+/// addresses.
+pub struct Ip6(pub Ipv6Addr);
+
+impl std::fmt::Display for Ip6 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = self.0.octets();
+        // Exactly the first 96 bits zero, and not :: or ::1 (whose zero run is longer).
+        if o[..12].iter().all(|&b| b == 0) && (o[12] != 0 || o[13] != 0) {
+            return write!(f, "::{}", Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+        }
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An IP address as tshark prints it (see [`Ip6`]).
+pub fn ip_text(a: IpAddr) -> String {
+    match a {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => Ip6(a).to_string(),
+    }
+}
+
 /// Parses a MAC address written as six hex pairs separated by `:` or `-` (or none).
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     let s = s.trim();
@@ -1066,7 +1091,7 @@ pub fn format_value(f: &Field, v: &Value) -> String {
         (Value::Int(n), _) => n.to_string(),
         (Value::Mac(m), _) => format_mac(m),
         (Value::Ipv4(a), _) => Ipv4Addr::from(*a).to_string(),
-        (Value::Ipv6(a), _) => Ipv6Addr::from(*a).to_string(),
+        (Value::Ipv6(a), _) => Ip6(Ipv6Addr::from(*a)).to_string(),
         (Value::Bytes(b), Kind::List(c)) => items::format_tree(&(c.decode)(b)),
         (Value::Bytes(b), _) => {
             if b.is_empty() {
@@ -1275,7 +1300,7 @@ pub fn transport_prefix(p: &Packet, idx: usize) -> String {
     let (sp, dp) = (read_bits(h, 0, 16), read_bits(h, 16, 16));
     match p.net_addrs(idx) {
         Some((IpAddr::V4(s), IpAddr::V4(d))) => format!("IP {s}.{sp} > {d}.{dp}"),
-        Some((s, d)) => format!("IP6 {s}.{sp} > {d}.{dp}"),
+        Some((s, d)) => format!("IP6 {}.{sp} > {}.{dp}", ip_text(s), ip_text(d)),
         None => format!("{sp} > {dp}"),
     }
 }
@@ -1284,7 +1309,7 @@ pub fn transport_prefix(p: &Packet, idx: usize) -> String {
 pub fn net_prefix(p: &Packet, idx: usize) -> String {
     match p.net_addrs(idx) {
         Some((IpAddr::V4(s), IpAddr::V4(d))) => format!("IP {s} > {d}: "),
-        Some((s, d)) => format!("IP6 {s} > {d}: "),
+        Some((s, d)) => format!("IP6 {} > {}: ", ip_text(s), ip_text(d)),
         None => String::new(),
     }
 }
@@ -1336,6 +1361,22 @@ mod tests {
         // A guessed binding refuses bytes that are not its protocol.
         assert_eq!(lookup_binding(Space::UdpPort, 9, &[0; 10]), None);
         assert_eq!(lookup_binding(Space::IpProto, 99_999, &[]), None);
+    }
+
+    #[test]
+    fn ipv6_addresses_print_as_tshark_prints_them() {
+        for (text, want) in [
+            ("::", "::"),
+            ("::1", "::1"),
+            ("::198.18.0.1", "::198.18.0.1"),
+            ("::ffff:198.18.0.1", "::ffff:198.18.0.1"),
+            ("fd00:0:0:0:0:0:0:1", "fd00::1"),
+            ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
+            ("::1:0:0:0:1", "::1:0:0:0:1"),
+        ] {
+            let a: Ipv6Addr = text.parse().unwrap();
+            assert_eq!(Ip6(a).to_string(), want, "{text}");
+        }
     }
 
     static MANY: [Field; 100] = {

@@ -321,6 +321,11 @@ pub fn construct(
                     p.field_index(0, f.name).map_err(user_err)?
                 };
                 p.set(0, fi, &owned.input()).map_err(user_err)?;
+                // A value given to the constructor stays, as in Scapy
+                // (`UDP(#{chksum: 0})` keeps its 0 once stacked).
+                if proto.fields[fi].auto != layers::Auto::No {
+                    p.pin(0, fi);
+                }
             }
         }
     }
