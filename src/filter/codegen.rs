@@ -1,13 +1,16 @@
-//! Code generation: [`Expr`] to classic BPF for Ethernet (DLT_EN10MB).
+//! Code generation: [`Expr`] to classic BPF for one link type ([`Link`]).
 //!
 //! Every primitive becomes a tree of conditions ([`Cond`]): tests, each a few
-//! loads and one conditional jump, combined with and/or/not. The tree is laid
-//! out with forward jumps to labels, which are resolved at the end. The code
-//! is not optimised, but matches the same packets as libpcap's.
+//! loads and one conditional jump, combined with and/or/not. Tests the link
+//! type answers by itself (`ip6` on raw IPv4) are constants, which are folded
+//! away; an expression that folds to false is refused as libpcap refuses it
+//! ("expression rejects all packets"). The tree is laid out with forward
+//! jumps to labels, which are resolved at the end. The code is not otherwise
+//! optimised, but matches the same packets as libpcap's.
 
-use super::FilterError;
 use super::bpf::*;
 use super::parser::{ArOp, Arith, Dir, Expr, Prim, Proto, RelOp};
+use super::{FilterError, Link};
 
 /// What an accepting program returns (tcpdump's default snapshot length).
 pub const ACCEPT: u32 = 262144;
@@ -24,6 +27,63 @@ enum Cond {
         jmp: u16,
         k: u32,
     },
+}
+
+/// The condition that always holds.
+const TRUE: Cond = Cond::And(Vec::new());
+/// The condition that never holds.
+const FALSE: Cond = Cond::Or(Vec::new());
+
+fn is_true(c: &Cond) -> bool {
+    matches!(c, Cond::And(v) if v.is_empty())
+}
+
+fn is_false(c: &Cond) -> bool {
+    matches!(c, Cond::Or(v) if v.is_empty())
+}
+
+/// `and` (or `or`) of conditions whose constants are already folded: a
+/// false (true) one decides, true (false) ones drop out, one left stands
+/// alone (as libpcap's optimiser drops the tests, and their loads, that
+/// cannot change the outcome).
+fn join(and: bool, v: Vec<Cond>) -> Cond {
+    let mut out = Vec::with_capacity(v.len());
+    for c in v {
+        // false decides an `and`, true an `or`; the other drops out.
+        let (t, f) = (is_true(&c), is_false(&c));
+        if (and && f) || (!and && t) {
+            return c;
+        }
+        if !(t || f) {
+            out.push(c);
+        }
+    }
+    match (out.len(), and) {
+        (1, _) => out.pop().unwrap_or(TRUE),
+        (_, true) => Cond::And(out),
+        (_, false) => Cond::Or(out),
+    }
+}
+
+/// `not` of a condition whose constants are already folded.
+fn negate(c: Cond) -> Cond {
+    if is_true(&c) {
+        FALSE
+    } else if is_false(&c) {
+        TRUE
+    } else {
+        not(c)
+    }
+}
+
+/// Folds the constants of a primitive's condition (a small tree).
+fn fold(c: Cond) -> Cond {
+    match c {
+        Cond::And(v) => join(true, v.into_iter().map(fold).collect()),
+        Cond::Or(v) => join(false, v.into_iter().map(fold).collect()),
+        Cond::Not(c) => negate(fold(*c)),
+        t @ Cond::Test { .. } => t,
+    }
 }
 
 fn test(stmts: Vec<Insn>, jmp: u16, k: u32) -> Cond {
@@ -61,18 +121,48 @@ fn cmp(size: u32, off: u32, v: u32) -> Cond {
     test(vec![ld(size, off)], JEQ, v)
 }
 
-fn ethertype(off: u32, ty: u32) -> Cond {
-    cmp(2, off, ty)
+/// Offset of the network layer after `off` bytes of VLAN tags.
+fn net(l: &Link, off: u32) -> u32 {
+    l.layout.net_at.saturating_add(off)
 }
 
-fn ipv4_proto(off: u32, p: u32) -> Cond {
-    Cond::And(vec![ethertype(off, 0x800), cmp(1, off + 2 + 9, p)])
+/// The payload is of EtherType `ty`. A link without an EtherType field
+/// answers by itself when it carries one network protocol only (libpcap:
+/// `ip` is always true on raw IPv4, `ip6` always false), and otherwise by
+/// the IP version nibble (raw IP carries IPv4 and IPv6, nothing else).
+fn ethertype(l: &Link, off: u32, ty: u32) -> Cond {
+    if let Some(at) = l.layout.ethertype_at {
+        return cmp(2, at.saturating_add(off), ty);
+    }
+    if !l.carries.contains(&ty) {
+        return FALSE;
+    }
+    if l.carries.len() == 1 {
+        return TRUE;
+    }
+    let version = match ty {
+        0x800 => 4,
+        0x86dd => 6,
+        _ => return FALSE,
+    };
+    test(
+        vec![
+            ld(1, net(l, off)),
+            Insn::stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0),
+        ],
+        JEQ,
+        version << 4,
+    )
 }
 
-fn ipv6_proto(off: u32, p: u32) -> Cond {
-    let nl = off + 2;
+fn ipv4_proto(l: &Link, off: u32, p: u32) -> Cond {
+    Cond::And(vec![ethertype(l, off, 0x800), cmp(1, net(l, off) + 9, p)])
+}
+
+fn ipv6_proto(l: &Link, off: u32, p: u32) -> Cond {
+    let nl = net(l, off);
     Cond::And(vec![
-        ethertype(off, 0x86dd),
+        ethertype(l, off, 0x86dd),
         Cond::Or(vec![
             cmp(1, nl + 6, p),
             Cond::And(vec![cmp(1, nl + 6, 0x2c), cmp(1, nl + 40, p)]),
@@ -81,8 +171,8 @@ fn ipv6_proto(off: u32, p: u32) -> Cond {
 }
 
 /// IPv4 and not a non-first fragment.
-fn not_frag(off: u32) -> Cond {
-    not(test(vec![ld(2, off + 2 + 6)], JSET, 0x1fff))
+fn not_frag(l: &Link, off: u32) -> Cond {
+    not(test(vec![ld(2, net(l, off) + 6)], JSET, 0x1fff))
 }
 
 fn ether_addr(o: u32, mac: [u8; 6]) -> Cond {
@@ -139,7 +229,7 @@ fn err(msg: &str) -> FilterError {
 /// Code computing `a` into the accumulator, and the conditions under which
 /// its loads are valid (appended to `pre`). `depth` is the first free
 /// scratch memory slot.
-fn arith(a: &Arith, depth: u32, pre: &mut Vec<Cond>) -> Result<Vec<Insn>, FilterError> {
+fn arith(l: &Link, a: &Arith, depth: u32, pre: &mut Vec<Cond>) -> Result<Vec<Insn>, FilterError> {
     if depth as usize >= BPF_MEMWORDS {
         return Err(err("expression too complex (out of scratch memory)"));
     }
@@ -147,29 +237,39 @@ fn arith(a: &Arith, depth: u32, pre: &mut Vec<Cond>) -> Result<Vec<Insn>, Filter
         Arith::Num(n) => vec![Insn::stmt(BPF_LD | BPF_IMM, *n)],
         Arith::Len => vec![Insn::stmt(BPF_LD | BPF_W | BPF_LEN, 0)],
         Arith::Neg(e) => {
-            let mut v = arith(e, depth, pre)?;
+            let mut v = arith(l, e, depth, pre)?;
             v.push(Insn::stmt(BPF_ALU | BPF_NEG, 0));
             v
         }
-        Arith::Bin(op, l, r) => {
-            let mut v = arith(l, depth, pre)?;
-            if let Arith::Num(k) = **r {
-                if matches!(op, ArOp::Div | ArOp::Mod) && k == 0 {
-                    return Err(err(if *op == ArOp::Div {
-                        "division by zero"
-                    } else {
-                        "modulus by zero"
-                    }));
+        Arith::Bin(..) => {
+            // The chain of operators down the left (`1 + 2 + 3 ...`
+            // associates to the left) without recursion.
+            let mut rights = Vec::new();
+            let mut cur = a;
+            while let Arith::Bin(op, lhs, r) = cur {
+                rights.push((*op, &**r));
+                cur = lhs;
+            }
+            let mut v = arith(l, cur, depth, pre)?;
+            for &(op, r) in rights.iter().rev() {
+                if let Arith::Num(k) = *r {
+                    if matches!(op, ArOp::Div | ArOp::Mod) && k == 0 {
+                        return Err(err(if op == ArOp::Div {
+                            "division by zero"
+                        } else {
+                            "modulus by zero"
+                        }));
+                    }
+                    v.push(Insn::stmt(BPF_ALU | alu_op(op) | BPF_K, k));
+                } else {
+                    v.push(Insn::stmt(BPF_ST, depth));
+                    // libpcap's gen_arth keeps only the left operand's
+                    // conditions; those of the right operand are dropped.
+                    v.extend(arith(l, r, depth + 1, &mut Vec::new())?);
+                    v.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+                    v.push(Insn::stmt(BPF_LD | BPF_MEM, depth));
+                    v.push(Insn::stmt(BPF_ALU | alu_op(op) | BPF_X, 0));
                 }
-                v.push(Insn::stmt(BPF_ALU | alu_op(*op) | BPF_K, k));
-            } else {
-                v.push(Insn::stmt(BPF_ST, depth));
-                // libpcap's gen_arth keeps only the left operand's
-                // conditions; those of the right operand are dropped.
-                v.extend(arith(r, depth + 1, &mut Vec::new())?);
-                v.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
-                v.push(Insn::stmt(BPF_LD | BPF_MEM, depth));
-                v.push(Insn::stmt(BPF_ALU | alu_op(*op) | BPF_X, 0));
             }
             v
         }
@@ -179,7 +279,7 @@ fn arith(a: &Arith, depth: u32, pre: &mut Vec<Cond>) -> Result<Vec<Insn>, Filter
             size,
             off,
         } => {
-            let nl = off + 2;
+            let nl = net(l, *off);
             let mut idx_pre = Vec::new();
             let konst = match **idx {
                 Arith::Num(k) => Some(k),
@@ -187,29 +287,29 @@ fn arith(a: &Arith, depth: u32, pre: &mut Vec<Cond>) -> Result<Vec<Insn>, Filter
             };
             let idx_code = match konst {
                 Some(_) => vec![],
-                None => arith(idx, depth, &mut idx_pre)?,
+                None => arith(l, idx, depth, &mut idx_pre)?,
             };
             pre.extend(idx_pre);
             let (base, transport) = match proto {
                 Proto::Ether => (0, false),
                 Proto::Ip => {
-                    pre.push(ethertype(*off, 0x800));
+                    pre.push(ethertype(l, *off, 0x800));
                     (nl, false)
                 }
                 Proto::Ip6 => {
-                    pre.push(ethertype(*off, 0x86dd));
+                    pre.push(ethertype(l, *off, 0x86dd));
                     (nl, false)
                 }
                 Proto::Arp => {
-                    pre.push(ethertype(*off, 0x806));
+                    pre.push(ethertype(l, *off, 0x806));
                     (nl, false)
                 }
                 Proto::Rarp => {
-                    pre.push(ethertype(*off, 0x8035));
+                    pre.push(ethertype(l, *off, 0x8035));
                     (nl, false)
                 }
                 Proto::Icmp6 => {
-                    pre.push(ethertype(*off, 0x86dd));
+                    pre.push(ethertype(l, *off, 0x86dd));
                     pre.push(cmp(1, nl + 6, 58));
                     (nl + 40, false)
                 }
@@ -223,8 +323,8 @@ fn arith(a: &Arith, depth: u32, pre: &mut Vec<Cond>) -> Result<Vec<Insn>, Filter
                 | Proto::Pim
                 | Proto::Vrrp => {
                     let p = proto.ip_proto().unwrap_or(0);
-                    pre.push(ipv4_proto(*off, p));
-                    pre.push(not_frag(*off));
+                    pre.push(ipv4_proto(l, *off, p));
+                    pre.push(not_frag(l, *off));
                     (nl, true)
                 }
             };
@@ -252,14 +352,14 @@ fn arith(a: &Arith, depth: u32, pre: &mut Vec<Cond>) -> Result<Vec<Insn>, Filter
     })
 }
 
-fn relation(op: RelOp, l: &Arith, r: &Arith) -> Result<Cond, FilterError> {
+fn relation(link: &Link, op: RelOp, l: &Arith, r: &Arith) -> Result<Cond, FilterError> {
     let mut pre = Vec::new();
-    let mut code = arith(l, 0, &mut pre)?;
+    let mut code = arith(link, l, 0, &mut pre)?;
     let (src, k) = if let Arith::Num(k) = *r {
         (BPF_K, k)
     } else {
         code.push(Insn::stmt(BPF_ST, 0));
-        code.extend(arith(r, 1, &mut pre)?);
+        code.extend(arith(link, r, 1, &mut pre)?);
         code.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
         code.push(Insn::stmt(BPF_LD | BPF_MEM, 0));
         (BPF_X, 0)
@@ -280,28 +380,38 @@ fn relation(op: RelOp, l: &Arith, r: &Arith) -> Result<Cond, FilterError> {
     Ok(Cond::And(pre))
 }
 
-fn prim(p: &Prim) -> Cond {
-    match *p {
+/// The link-layer address at `at`, if the link header has one.
+fn mac_at(l: &Link, at: Option<u32>, what: &str) -> Result<u32, FilterError> {
+    at.ok_or_else(|| {
+        err(&format!(
+            "{what} not supported on link type {}: its header has no such address",
+            l.name()
+        ))
+    })
+}
+
+fn prim(l: &Link, p: &Prim) -> Result<Cond, FilterError> {
+    Ok(match *p {
         Prim::Proto { proto, off } => match proto {
-            Proto::Ether => Cond::And(vec![]),
-            Proto::Ip => ethertype(off, 0x800),
-            Proto::Ip6 => ethertype(off, 0x86dd),
-            Proto::Arp => ethertype(off, 0x806),
-            Proto::Rarp => ethertype(off, 0x8035),
+            Proto::Ether => TRUE,
+            Proto::Ip => ethertype(l, off, 0x800),
+            Proto::Ip6 => ethertype(l, off, 0x86dd),
+            Proto::Arp => ethertype(l, off, 0x806),
+            Proto::Rarp => ethertype(l, off, 0x8035),
             Proto::Icmp | Proto::Igmp | Proto::Igrp | Proto::Vrrp => {
-                ipv4_proto(off, proto.ip_proto().unwrap_or(0))
+                ipv4_proto(l, off, proto.ip_proto().unwrap_or(0))
             }
-            Proto::Icmp6 => ipv6_proto(off, 58),
+            Proto::Icmp6 => ipv6_proto(l, off, 58),
             Proto::Tcp | Proto::Udp | Proto::Sctp | Proto::Pim | Proto::Ah | Proto::Esp => {
                 let n = proto.ip_proto().unwrap_or(0);
-                Cond::Or(vec![ipv4_proto(off, n), ipv6_proto(off, n)])
+                Cond::Or(vec![ipv4_proto(l, off, n), ipv6_proto(l, off, n)])
             }
         },
-        Prim::EtherProto { ty, off } => ethertype(off, ty),
+        Prim::EtherProto { ty, off } => ethertype(l, off, ty),
         Prim::IpProto { ver, num, off } => match ver {
-            Some(Proto::Ip) => ipv4_proto(off, num),
-            Some(Proto::Ip6) => ipv6_proto(off, num),
-            _ => Cond::Or(vec![ipv4_proto(off, num), ipv6_proto(off, num)]),
+            Some(Proto::Ip) => ipv4_proto(l, off, num),
+            Some(Proto::Ip6) => ipv6_proto(l, off, num),
+            _ => Cond::Or(vec![ipv4_proto(l, off, num), ipv6_proto(l, off, num)]),
         },
         Prim::Net {
             proto,
@@ -310,10 +420,10 @@ fn prim(p: &Prim) -> Cond {
             mask,
             off,
         } => {
-            let nl = off + 2;
+            let nl = net(l, off);
             let at = |o: u32| {
                 if mask == 0 {
-                    return Cond::And(vec![]);
+                    return TRUE;
                 }
                 let mut s = vec![ld(4, o)];
                 if mask != u32::MAX {
@@ -322,12 +432,12 @@ fn prim(p: &Prim) -> Cond {
                 test(s, JEQ, addr)
             };
             let ip = Cond::And(vec![
-                ethertype(off, 0x800),
+                ethertype(l, off, 0x800),
                 by_dir(dir, at(nl + 12), at(nl + 16)),
             ]);
             let arp = |ty| {
                 Cond::And(vec![
-                    ethertype(off, ty),
+                    ethertype(l, off, ty),
                     by_dir(dir, at(nl + 14), at(nl + 24)),
                 ])
             };
@@ -344,7 +454,7 @@ fn prim(p: &Prim) -> Cond {
             mask,
             off,
         } => {
-            let nl = off + 2;
+            let nl = net(l, off);
             let word = |b: &[u8; 16], i: usize| {
                 u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
             };
@@ -364,11 +474,21 @@ fn prim(p: &Prim) -> Cond {
                 Cond::And(tests)
             };
             Cond::And(vec![
-                ethertype(off, 0x86dd),
+                ethertype(l, off, 0x86dd),
                 by_dir(dir, at(nl + 8), at(nl + 24)),
             ])
         }
-        Prim::EtherHost { dir, mac } => by_dir(dir, ether_addr(6, mac), ether_addr(0, mac)),
+        Prim::EtherHost { dir, mac } => {
+            let what = "Ethernet addresses are";
+            let src = || mac_at(l, l.layout.src_mac_at, what).map(|o| ether_addr(o, mac));
+            let dst = || mac_at(l, l.layout.dst_mac_at, what).map(|o| ether_addr(o, mac));
+            match dir {
+                Dir::Src => src()?,
+                Dir::Dst => dst()?,
+                Dir::SrcOrDst => Cond::Or(vec![src()?, dst()?]),
+                Dir::SrcAndDst => Cond::And(vec![src()?, dst()?]),
+            }
+        }
         Prim::Port {
             proto,
             dir,
@@ -376,7 +496,7 @@ fn prim(p: &Prim) -> Cond {
             hi,
             off,
         } => {
-            let nl = off + 2;
+            let nl = net(l, off);
             let nums: Vec<u32> = match proto {
                 Some(p) if p.ip_proto().is_some() => vec![p.ip_proto().unwrap_or(0)],
                 _ => vec![6, 17, 132],
@@ -385,7 +505,7 @@ fn prim(p: &Prim) -> Cond {
             if proto != Some(Proto::Ip) {
                 let ports = |o: u32| port_test(vec![ld(2, nl + 40 + o)], lo, hi);
                 alts.push(Cond::And(vec![
-                    ethertype(off, 0x86dd),
+                    ethertype(l, off, 0x86dd),
                     Cond::Or(nums.iter().map(|&n| cmp(1, nl + 6, n)).collect()),
                     by_dir(dir, ports(0), ports(2)),
                 ]));
@@ -393,58 +513,101 @@ fn prim(p: &Prim) -> Cond {
             if proto != Some(Proto::Ip6) {
                 let ports = |o: u32| port_test(vec![msh(nl), ld_ind(2, nl + o)], lo, hi);
                 alts.push(Cond::And(vec![
-                    ethertype(off, 0x800),
+                    ethertype(l, off, 0x800),
                     Cond::Or(nums.iter().map(|&n| cmp(1, nl + 9, n)).collect()),
-                    not_frag(off),
+                    not_frag(l, off),
                     by_dir(dir, ports(0), ports(2)),
                 ]));
             }
             Cond::Or(alts)
         }
-        Prim::EtherBroadcast => ether_addr(0, [0xff; 6]),
+        Prim::EtherBroadcast => {
+            ether_addr(mac_at(l, l.layout.dst_mac_at, "'broadcast' is")?, [0xff; 6])
+        }
         Prim::IpBroadcast { off } => Cond::And(vec![
-            ethertype(off, 0x800),
+            ethertype(l, off, 0x800),
             Cond::Or(vec![
-                cmp(4, off + 2 + 16, 0),
-                cmp(4, off + 2 + 16, u32::MAX),
+                cmp(4, net(l, off) + 16, 0),
+                cmp(4, net(l, off) + 16, u32::MAX),
             ]),
         ]),
-        Prim::EtherMulticast => test(vec![ld(1, 0)], JSET, 1),
+        Prim::EtherMulticast => test(
+            vec![ld(1, mac_at(l, l.layout.dst_mac_at, "'multicast' is")?)],
+            JSET,
+            1,
+        ),
         Prim::IpMulticast { v6: false, off } => Cond::And(vec![
-            ethertype(off, 0x800),
-            test(vec![ld(1, off + 2 + 16)], JGE, 224),
+            ethertype(l, off, 0x800),
+            test(vec![ld(1, net(l, off) + 16)], JGE, 224),
         ]),
-        Prim::IpMulticast { v6: true, off } => {
-            Cond::And(vec![ethertype(off, 0x86dd), cmp(1, off + 2 + 24, 0xff)])
-        }
+        Prim::IpMulticast { v6: true, off } => Cond::And(vec![
+            ethertype(l, off, 0x86dd),
+            cmp(1, net(l, off) + 24, 0xff),
+        ]),
         Prim::Vlan { id, off } => {
+            let Some(at) = l.layout.ethertype_at.filter(|_| l.has_vlan_tags()) else {
+                return Err(err(&format!(
+                    "'vlan' is not supported on link type {}",
+                    l.name()
+                )));
+            };
             let tpid = Cond::Or(vec![
-                ethertype(off, 0x8100),
-                ethertype(off, 0x88a8),
-                ethertype(off, 0x9100),
+                ethertype(l, off, 0x8100),
+                ethertype(l, off, 0x88a8),
+                ethertype(l, off, 0x9100),
             ]);
             match id {
                 None => tpid,
                 Some(id) => Cond::And(vec![
                     tpid,
                     test(
-                        vec![ld(2, off + 2), Insn::stmt(BPF_ALU | BPF_AND | BPF_K, 0xfff)],
+                        vec![
+                            ld(2, at.saturating_add(off) + 2),
+                            Insn::stmt(BPF_ALU | BPF_AND | BPF_K, 0xfff),
+                        ],
                         JEQ,
                         id,
                     ),
                 ]),
             }
         }
-    }
+    })
 }
 
-fn cond(e: &Expr) -> Result<Cond, FilterError> {
+/// The condition of an expression, constants folded. The chain of `and`
+/// and `or` down the left of the tree (as long as the expression, since
+/// they associate to the left) is walked without recursion; what recurses
+/// is `not` and parentheses, which the parser bounds.
+fn cond(l: &Link, e: &Expr) -> Result<Cond, FilterError> {
     Ok(match e {
-        Expr::And(a, b) => Cond::And(vec![cond(a)?, cond(b)?]),
-        Expr::Or(a, b) => Cond::Or(vec![cond(a)?, cond(b)?]),
-        Expr::Not(a) => not(cond(a)?),
-        Expr::Prim(p) => prim(p),
-        Expr::Rel(op, l, r) => relation(*op, l, r)?,
+        Expr::And(..) | Expr::Or(..) => {
+            let mut rights = Vec::new();
+            let mut cur = e;
+            loop {
+                let (and, a, b) = match cur {
+                    Expr::And(a, b) => (true, a, b),
+                    Expr::Or(a, b) => (false, a, b),
+                    _ => break,
+                };
+                rights.push((and, &**b));
+                cur = a;
+            }
+            let mut op = true;
+            let mut list = vec![cond(l, cur)?];
+            for &(and, r) in rights.iter().rev() {
+                let c = cond(l, r)?;
+                if and != op && list.len() > 1 {
+                    let done = join(op, std::mem::take(&mut list));
+                    list.push(done);
+                }
+                op = and;
+                list.push(c);
+            }
+            join(op, list)
+        }
+        Expr::Not(a) => negate(cond(l, a)?),
+        Expr::Prim(p) => fold(prim(l, p)?),
+        Expr::Rel(op, a, b) => fold(relation(l, *op, a, b)?),
     })
 }
 
@@ -465,56 +628,89 @@ impl Gen {
         self.labels - 1
     }
 
+    /// Lays out `c`, jumping to label `t` when it holds and `f` when not,
+    /// with a stack of work rather than recursion (an `and`/`or` chain
+    /// nests as deep as the expression is long).
     fn emit(&mut self, c: &Cond, t: usize, f: usize) {
-        match c {
-            Cond::And(v) if v.is_empty() => {
-                self.items
-                    .push(Item::Insn(Insn::stmt(BPF_JMP | BPF_JA, 0), t, t));
-            }
-            Cond::Or(v) if v.is_empty() => {
-                self.items
-                    .push(Item::Insn(Insn::stmt(BPF_JMP | BPF_JA, 0), f, f));
-            }
-            Cond::And(v) => {
-                for (i, c) in v.iter().enumerate() {
-                    if i + 1 == v.len() {
-                        self.emit(c, t, f);
-                    } else {
-                        let m = self.label();
-                        self.emit(c, m, f);
-                        self.items.push(Item::Label(m));
+        enum Work<'a> {
+            Emit(&'a Cond, usize, usize),
+            Label(usize),
+        }
+        let mut stack = vec![Work::Emit(c, t, f)];
+        while let Some(w) = stack.pop() {
+            let (c, t, f) = match w {
+                Work::Label(m) => {
+                    self.items.push(Item::Label(m));
+                    continue;
+                }
+                Work::Emit(c, t, f) => (c, t, f),
+            };
+            match c {
+                Cond::And(v) | Cond::Or(v) if v.is_empty() => {
+                    let to = if matches!(c, Cond::And(_)) { t } else { f };
+                    self.items
+                        .push(Item::Insn(Insn::stmt(BPF_JMP | BPF_JA, 0), to, to));
+                }
+                Cond::And(v) | Cond::Or(v) => {
+                    // Each but the last goes on to the next (label m) when
+                    // it holds (and) or when it does not (or).
+                    let and = matches!(c, Cond::And(_));
+                    let mut seq = Vec::with_capacity(2 * v.len());
+                    for (i, c) in v.iter().enumerate() {
+                        if i + 1 == v.len() {
+                            seq.push(Work::Emit(c, t, f));
+                        } else {
+                            let m = self.label();
+                            seq.push(if and {
+                                Work::Emit(c, m, f)
+                            } else {
+                                Work::Emit(c, t, m)
+                            });
+                            seq.push(Work::Label(m));
+                        }
                     }
+                    stack.extend(seq.into_iter().rev());
                 }
-            }
-            Cond::Or(v) => {
-                for (i, c) in v.iter().enumerate() {
-                    if i + 1 == v.len() {
-                        self.emit(c, t, f);
-                    } else {
-                        let m = self.label();
-                        self.emit(c, t, m);
-                        self.items.push(Item::Label(m));
+                Cond::Not(c) => stack.push(Work::Emit(c, f, t)),
+                Cond::Test { stmts, jmp, k } => {
+                    for s in stmts {
+                        self.items.push(Item::Stmt(*s));
                     }
+                    self.items
+                        .push(Item::Insn(Insn::jump(*jmp, *k, 0, 0), t, f));
                 }
-            }
-            Cond::Not(c) => self.emit(c, f, t),
-            Cond::Test { stmts, jmp, k } => {
-                for s in stmts {
-                    self.items.push(Item::Stmt(*s));
-                }
-                self.items
-                    .push(Item::Insn(Insn::jump(*jmp, *k, 0, 0), t, f));
             }
         }
     }
 }
 
-/// Compiles a parsed expression (`None`: match everything) to a program.
+/// Compiles a parsed expression (`None`: match everything) to a program
+/// for Ethernet.
 pub fn generate(e: Option<&Expr>) -> Result<Vec<Insn>, FilterError> {
+    let link =
+        Link::of(crate::packet::LINKTYPE_ETHERNET).ok_or_else(|| err("no layer knows Ethernet"))?;
+    generate_for(e, &link)
+}
+
+/// Compiles a parsed expression (`None`: match everything) to a program
+/// for frames of `link`.
+pub fn generate_for(e: Option<&Expr>, link: &Link) -> Result<Vec<Insn>, FilterError> {
+    let accept = vec![Insn::stmt(BPF_RET | BPF_K, ACCEPT)];
     let Some(e) = e else {
-        return Ok(vec![Insn::stmt(BPF_RET | BPF_K, ACCEPT)]);
+        return Ok(accept);
     };
-    let c = cond(e)?;
+    let c = cond(link, e)?;
+    if is_true(&c) {
+        return Ok(accept);
+    }
+    if is_false(&c) {
+        let mut e = err(&format!(
+            "expression rejects all packets on link type {}",
+            link.name()
+        ));
+        e.rejects_all = true;
+        return Err(e);
+    }
     let mut g = Gen {
         items: Vec::new(),
         labels: 2,

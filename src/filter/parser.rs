@@ -4,8 +4,14 @@
 //! same precedence and associate to the left. Arithmetic: `|` lowest, then
 //! `&`, then `<<` `>>`, then `+` `-`, then `*` `/` `%`, then unary `-`.
 
-use super::FilterError;
 use super::lexer::{Tok, Token, lex};
+use super::{FilterError, Link};
+
+/// How deep parentheses, `not` and unary minus may nest.
+pub const MAX_NESTING: usize = 64;
+
+/// How many tokens an expression may have.
+pub const MAX_TOKENS: usize = 10_000;
 
 /// A protocol qualifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,8 +149,8 @@ pub enum Arith {
     Num(u32),
     /// `len`: the length of the packet on the wire.
     Len,
-    /// `proto[idx : size]`; `off` is the offset of the Ethernet type field
-    /// (12, plus 4 for every `vlan` before it).
+    /// `proto[idx : size]`; `off` is the length of the VLAN tags before it
+    /// (4 for every `vlan` before it), which shifts the network layer.
     Load {
         proto: Proto,
         idx: Box<Arith>,
@@ -155,7 +161,9 @@ pub enum Arith {
     Neg(Box<Arith>),
 }
 
-/// A primitive. `off` is the offset of the Ethernet type field.
+/// A primitive. `off` is the length of the VLAN tags before it (4 for every
+/// `vlan` before it): the link's EtherType and network layer are that much
+/// further on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Prim {
     /// `ether`/`ip`/`ip6`/`arp`/`rarp`/`tcp`/`udp`/`icmp`/`sctp` alone.
@@ -309,24 +317,48 @@ fn ip_proto_name(w: &str) -> Option<u32> {
     })
 }
 
-struct Parser {
+struct Parser<'a> {
     toks: Vec<Token>,
     pos: usize,
-    /// Offset of the Ethernet type field; grows by 4 after each `vlan`.
+    /// Length of the VLAN tags seen; grows by 4 after each `vlan`.
     off: u32,
     /// Qualifiers of the last primitive with an id, for `host a or b`.
     last: Option<Quals>,
+    /// Current nesting of parentheses, `not` and unary minus.
+    depth: usize,
+    /// The link type the expression is for.
+    link: &'a Link,
 }
 
-/// Parses a filter expression. An empty (all blank) expression yields `None`
-/// (it matches every packet).
+/// Parses a filter expression for Ethernet. An empty (all blank) expression
+/// yields `None` (it matches every packet).
 pub fn parse(src: &str) -> Result<Option<Expr>, FilterError> {
+    let link = Link::of(crate::packet::LINKTYPE_ETHERNET)
+        .ok_or_else(|| FilterError::new("no layer knows Ethernet".into(), 0, 0, vec![]))?;
+    parse_for(src, &link)
+}
+
+/// Parses a filter expression for frames of `link`: primitives the link
+/// cannot answer (`ether host` without Ethernet addresses, `vlan` where
+/// tags cannot be) are errors that name the link type.
+pub fn parse_for(src: &str, link: &Link) -> Result<Option<Expr>, FilterError> {
     let toks = lex(src)?;
+    if toks.len() > MAX_TOKENS {
+        let t = &toks[MAX_TOKENS];
+        return Err(FilterError::new(
+            format!("expression too long (more than {MAX_TOKENS} tokens)"),
+            t.offset,
+            t.len,
+            vec![],
+        ));
+    }
     let mut p = Parser {
         toks,
         pos: 0,
-        off: 12,
+        off: 0,
         last: None,
+        depth: 0,
+        link,
     };
     if p.peek() == &Tok::Eof {
         return Ok(None);
@@ -338,7 +370,7 @@ pub fn parse(src: &str) -> Result<Option<Expr>, FilterError> {
     Ok(Some(e))
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> &Tok {
         &self.toks[self.pos].tok
     }
@@ -374,6 +406,44 @@ impl Parser {
             t.len,
             expected.iter().map(|s| s.to_string()).collect(),
         )
+    }
+
+    /// Enters one level of nesting, or fails past [`MAX_NESTING`].
+    fn nest(&mut self) -> Result<(), FilterError> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.err(
+                &format!("expression nested too deeply (more than {MAX_NESTING} levels)"),
+                &[],
+            ));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// An error for a primitive the link type cannot answer.
+    fn link_err(&self, at: usize, what: &str, why: &str) -> FilterError {
+        let t = &self.toks[at.min(self.toks.len() - 1)];
+        FilterError::new(
+            format!(
+                "{what} not supported on link type {}: {why}",
+                self.link.name()
+            ),
+            t.offset,
+            t.len,
+            vec![],
+        )
+    }
+
+    /// `broadcast` and `multicast` test the link-layer destination.
+    fn check_link_dst(&self, at: usize, what: &str) -> Result<(), FilterError> {
+        if self.link.layout.dst_mac_at.is_some() {
+            return Ok(());
+        }
+        Err(self.link_err(
+            at,
+            &format!("'{what}' is"),
+            "its header has no link-layer destination address",
+        ))
     }
 
     fn is_word(&self, w: &str) -> bool {
@@ -452,6 +522,13 @@ impl Parser {
     }
 
     fn term(&mut self) -> Result<Expr, FilterError> {
+        self.nest()?;
+        let e = self.term_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn term_inner(&mut self) -> Result<Expr, FilterError> {
         if self.is_not() {
             self.bump();
             let e = self.term()?;
@@ -463,11 +540,11 @@ impl Parser {
         }
         if self.is_punct("(") {
             // Either an arithmetic relation or a parenthesised expression.
-            let save = self.pos;
+            let save = (self.pos, self.depth);
             if let Ok(r) = self.relation() {
                 return Ok(r);
             }
-            self.pos = save;
+            (self.pos, self.depth) = save;
             self.bump();
             let e = self.expr()?;
             self.expect_punct(")")?;
@@ -500,10 +577,12 @@ impl Parser {
                         self.proto_num(None)
                     }
                     "broadcast" => {
+                        self.check_link_dst(self.pos, "broadcast")?;
                         self.bump();
                         Ok(Expr::Prim(Prim::EtherBroadcast))
                     }
                     "multicast" => {
+                        self.check_link_dst(self.pos, "multicast")?;
                         self.bump();
                         Ok(Expr::Prim(Prim::EtherMulticast))
                     }
@@ -520,6 +599,14 @@ impl Parser {
                         Ok(Expr::Rel(op, Arith::Len, Arith::Num(n)))
                     }
                     "vlan" => {
+                        if !self.link.has_vlan_tags() {
+                            return Err(self.link_err(
+                                self.pos,
+                                "'vlan' is",
+                                "802.1Q tags are matched only on links with Ethernet \
+                                 addresses and an EtherType before the payload",
+                            ));
+                        }
                         self.bump();
                         let id = if let Tok::Num(n) = self.peek() {
                             let n = *n;
@@ -552,6 +639,9 @@ impl Parser {
             return self.proto_num(Some(p));
         }
         if self.is_word("broadcast") && matches!(p, Proto::Ether | Proto::Ip) {
+            if p == Proto::Ether {
+                self.check_link_dst(self.pos, "broadcast")?;
+            }
             self.bump();
             return Ok(Expr::Prim(if p == Proto::Ip {
                 Prim::IpBroadcast { off }
@@ -560,6 +650,9 @@ impl Parser {
             }));
         }
         if self.is_word("multicast") {
+            if p == Proto::Ether {
+                self.check_link_dst(self.pos, "multicast")?;
+            }
             let prim = match p {
                 Proto::Ether => Prim::EtherMulticast,
                 Proto::Ip => Prim::IpMulticast { v6: false, off },
@@ -582,6 +675,19 @@ impl Parser {
                 proto: Some(p),
                 ..Quals::default()
             });
+        }
+        if p == Proto::Ether {
+            // As libpcap: the link layer alone is no test.
+            self.pos -= 1;
+            return Err(self.err(
+                "link layer applied in wrong context",
+                &[
+                    "ether host",
+                    "ether proto",
+                    "ether[offset]",
+                    "ether broadcast",
+                ],
+            ));
         }
         Ok(Expr::Prim(Prim::Proto { proto: p, off }))
     }
@@ -674,6 +780,22 @@ impl Parser {
             (Some(Type::Host) | None, Tok::Mac(mac)) => {
                 if !matches!(q.proto, None | Some(Proto::Ether)) {
                     return Err(self.err("an Ethernet address needs 'ether'", &[]));
+                }
+                if !self.link.has_mac_addrs() {
+                    let why = match self.link.layout {
+                        l if l.dst_mac_at.is_none() && l.src_mac_at.is_none() => {
+                            "its header has no link-layer addresses"
+                        }
+                        l if l.dst_mac_at.is_none() => {
+                            "its header has no destination address (libpcap allows \
+                             neither 'ether src' nor 'ether dst' without both)"
+                        }
+                        _ => {
+                            "its header has no source address (libpcap allows neither \
+                             'ether src' nor 'ether dst' without both)"
+                        }
+                    };
+                    return Err(self.link_err(self.pos, "Ethernet addresses are", why));
                 }
                 self.bump();
                 Prim::EtherHost { dir, mac }
@@ -933,6 +1055,13 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Arith, FilterError> {
+        self.nest()?;
+        let e = self.unary_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn unary_inner(&mut self) -> Result<Arith, FilterError> {
         if self.eat_punct("-") {
             let e = self.unary()?;
             return Ok(Arith::Neg(Box::new(e)));

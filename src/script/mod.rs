@@ -96,41 +96,60 @@ pub fn err_msg(message: impl Into<String>) -> Box<EvalAltResult> {
 }
 
 thread_local! {
-    static FILTERS: RefCell<HashMap<String, Rc<Vec<crate::filter::Insn>>>> = RefCell::new(HashMap::new());
+    static FILTERS: RefCell<HashMap<String, Rc<crate::filter::Filter>>> = RefCell::new(HashMap::new());
 }
 
-/// Compiles a tcpdump filter expression (cached per expression), or a user
-/// error that shows the expression with the offending token marked.
+/// Compiles a tcpdump filter expression for Ethernet (cached per
+/// expression), or a user error that shows the expression with the
+/// offending token marked.
 pub fn compile_filter(expr: &str) -> Result<Rc<Vec<crate::filter::Insn>>, Box<EvalAltResult>> {
-    if let Some(p) = FILTERS.with(|f| f.borrow().get(expr).cloned()) {
-        return Ok(p);
+    compile_filter_for(expr, crate::packet::LINKTYPE_ETHERNET)
+}
+
+/// Compiles a tcpdump filter expression for frames of `linktype`, as
+/// tcpdump compiles it for a capture of that link type.
+pub fn compile_filter_for(
+    expr: &str,
+    linktype: u32,
+) -> Result<Rc<Vec<crate::filter::Insn>>, Box<EvalAltResult>> {
+    filter_of(expr)?
+        .program(linktype)
+        .map_err(|e| filter_error(expr, &e))
+}
+
+/// A tcpdump filter expression checked (cached per expression), whose
+/// programs compile once per link type met.
+pub fn filter_of(expr: &str) -> Result<Rc<crate::filter::Filter>, Box<EvalAltResult>> {
+    if let Some(f) = FILTERS.with(|f| f.borrow().get(expr).cloned()) {
+        return Ok(f);
     }
-    match crate::filter::compile(expr) {
-        Ok(prog) => {
-            let prog = Rc::new(prog);
-            FILTERS.with(|f| f.borrow_mut().insert(expr.to_string(), prog.clone()));
-            Ok(prog)
-        }
-        Err(e) => {
-            let off = e.offset.min(expr.len());
-            let width = e.len.max(1);
-            let caret = format!(
-                "{}{}",
-                " ".repeat(expr[..off].chars().count()),
-                "^".repeat(width)
-            );
-            let help = if e.expected.is_empty() {
-                "filters use tcpdump's syntax (man pcap-filter), e.g. \"icmp and host 198.18.0.2\""
-                    .to_string()
-            } else {
-                format!("expected {}", e.expected.join(", "))
-            };
-            Err(err_help(
-                format!("bad filter: {}\n  {expr}\n  {caret}", e.message),
-                help,
-            ))
-        }
-    }
+    let f = Rc::new(crate::filter::Filter::new(expr).map_err(|e| filter_error(expr, &e))?);
+    FILTERS.with(|c| c.borrow_mut().insert(expr.to_string(), f.clone()));
+    Ok(f)
+}
+
+/// A user error for a filter expression, with the offending token marked.
+pub fn filter_error(expr: &str, e: &crate::filter::FilterError) -> Box<EvalAltResult> {
+    let off = e.offset.min(expr.len());
+    let width = e.len.min(expr.len() - off).max(1);
+    let caret = format!(
+        "{}{}",
+        " ".repeat(expr.get(..off).map_or(off, |s| s.chars().count())),
+        "^".repeat(
+            expr.get(off..off + width)
+                .map_or(width, |s| s.chars().count().max(1))
+        )
+    );
+    let help = if e.expected.is_empty() {
+        "filters use tcpdump's syntax (man pcap-filter), e.g. \"icmp and host 198.18.0.2\""
+            .to_string()
+    } else {
+        format!("expected {}", e.expected.join(", "))
+    };
+    err_help(
+        format!("bad filter: {}\n  {expr}\n  {caret}", e.message),
+        help,
+    )
 }
 
 /// The value `exit(n)` carries out of the script.

@@ -542,13 +542,15 @@ pub fn register(e: &mut Engine) {
         })
         .register_fn("copy", |p: &mut Packet| p.clone())
         .register_fn("matches", |p: &mut Packet, expr: &str| -> R<bool> {
-            let prog = super::compile_filter(expr)?;
-            if p.linktype != crate::packet::LINKTYPE_ETHERNET {
-                return Err(err_msg(format!(
-                    "filters apply to Ethernet frames; this packet has link type {}",
-                    p.linktype
-                )));
-            }
+            // Compiled for the packet's link type, as tcpdump would for a
+            // capture of it; an expression no packet of that link type can
+            // match (`ip6` on raw IPv4) is just false for this one.
+            let f = super::filter_of(expr)?;
+            let prog = match f.program(p.linktype) {
+                Ok(prog) => prog,
+                Err(e) if e.rejects_all_packets() => return Ok(false),
+                Err(e) => return Err(super::filter_error(expr, &e)),
+            };
             let wire = p.wire_len() as u32;
             Ok(crate::filter::run(&prog, p.bytes(), wire) != 0)
         })
