@@ -37,16 +37,6 @@ struct Cli {
     #[arg(long, value_name = "EXPR")]
     dump_bpf: Option<String>,
 
-    /// The link type --dump-bpf compiles for, as tcpdump's -y: a number or a
-    /// name (EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6)
-    #[arg(
-        long,
-        value_name = "TYPE",
-        default_value = "EN10MB",
-        requires = "dump_bpf"
-    )]
-    linktype: String,
-
     /// Print the function and layer reference (docs/reference.md) and exit
     #[arg(long, hide = true)]
     reference: bool,
@@ -69,30 +59,12 @@ fn split_args(raw: &[std::ffi::OsString]) -> usize {
         match a.as_ref() {
             "--" => return i + 1,
             "-e" | "--eval" | "-i" | "--interactive" | "--max-operations" | "--iface"
-            | "--dump-bpf" | "--linktype" => i += 2,
+            | "--dump-bpf" => i += 2,
             s if s.starts_with('-') && s.len() > 1 => i += 1,
             _ => return i,
         }
     }
     raw.len()
-}
-
-/// A link type from its number or its name, as tcpdump's `-y` takes it
-/// (`EN10MB`, `LINUX_SLL`, `dlt_raw`; case does not matter).
-fn linktype_value(s: &str) -> Option<u32> {
-    if let Ok(n) = s.parse() {
-        return Some(n);
-    }
-    let upper = s.to_ascii_uppercase();
-    let name = upper
-        .strip_prefix("DLT_")
-        .or_else(|| upper.strip_prefix("LINKTYPE_"))
-        .unwrap_or(&upper);
-    // tcpdump calls Ethernet EN10MB (its DLT name), pcap files ETHERNET.
-    if name == "EN10MB" {
-        return Some(pktscript::packet::LINKTYPE_ETHERNET);
-    }
-    (0..=u16::MAX as u32).find(|&n| pktscript::pcap::linktype_name(n) == name)
 }
 
 /// `pktscript test [PATH...]`: runs script tests and checks them against pcap files.
@@ -126,6 +98,13 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Reports that go to a file or a program are not wrapped: a long path
+    // or message stays on its line, where a log search or a test finds it.
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let _ = miette::set_hook(Box::new(|_| {
+            Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+        }));
+    }
     let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let at = split_args(&raw);
     let head: Vec<std::ffi::OsString> = raw[..at].iter().filter(|a| *a != "--").cloned().collect();
@@ -151,14 +130,7 @@ fn main() -> ExitCode {
         record: None,
     };
     if let Some(expr) = &cli.dump_bpf {
-        let Some(linktype) = linktype_value(&cli.linktype) else {
-            eprintln!(
-                "pktscript: --linktype {}: not a link type (give a number or a name such as EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6)",
-                cli.linktype
-            );
-            return ExitCode::from(2);
-        };
-        return match pktscript::filter::compile_for(expr, linktype) {
+        return match pktscript::filter::compile(expr) {
             Ok(prog) => {
                 print!("{}", pktscript::filter::dump(&prog));
                 ExitCode::SUCCESS

@@ -70,6 +70,9 @@ pub struct Packet {
     /// Interface the packet was captured on.
     pub iface: Option<String>,
     pub direction: Option<Direction>,
+    /// How the capture file the packet was read from encoded it (see
+    /// [`crate::pcap::RawFields`]), so that it is written back the same.
+    pub capture_raw: crate::pcap::RawFields,
 }
 
 /// Errors from field access, for scripts to report with a hint.
@@ -103,6 +106,7 @@ impl Packet {
             orig_len: None,
             iface: None,
             direction: None,
+            capture_raw: Default::default(),
         }
     }
 
@@ -134,6 +138,7 @@ impl Packet {
             orig_len: None,
             iface: None,
             direction: None,
+            capture_raw: Default::default(),
         };
         p.redissect();
         p
@@ -610,6 +615,13 @@ impl Packet {
 
     pub fn set_orig_len(&mut self, orig: u32) {
         self.orig_len = Some(orig);
+    }
+
+    /// The original length the capture gave, while the bytes are
+    /// unchanged: as given, even when it is smaller than the bytes (which
+    /// [`wire_len`](Packet::wire_len) does not go below).
+    pub fn orig_len(&self) -> Option<u32> {
+        self.orig_len
     }
 
     /// Stacks `upper` on top of this packet (Scapy's `/`).

@@ -43,17 +43,74 @@ const OPT_IF_TSRESOL: u16 = 9;
 const OPT_IF_TSOFFSET: u16 = 14;
 
 /// One captured frame.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Records are equal when they hold the same frame: bytes, time, lengths
+/// and link type. How a file encoded it (`raw`) is left out, so a record
+/// read from a pcap equals its copy read from a pcapng; compare `raw` too
+/// where the encoding matters.
+#[derive(Clone, Debug, Default)]
 pub struct Record {
     pub data: Vec<u8>,
     /// Seconds since the epoch.
     pub ts_sec: i64,
     /// Nanoseconds within the second (0..1e9).
     pub ts_nsec: u32,
-    /// Original length on the wire.
+    /// Original length on the wire, as the file gives it: kept even when it
+    /// is smaller than the captured length (libpcap keeps it too, and
+    /// tcpdump flags such a record "Invalid header").
     pub orig_len: u32,
     /// DLT/LINKTYPE number (1 = Ethernet).
     pub linktype: u32,
+    /// What the file said besides the fields above, so that a record
+    /// written back in the format it came from is the same bytes.
+    pub raw: RawFields,
+}
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Record) -> bool {
+        self.data == other.data
+            && self.ts_sec == other.ts_sec
+            && self.ts_nsec == other.ts_nsec
+            && self.orig_len == other.orig_len
+            && self.linktype == other.linktype
+    }
+}
+
+/// The parts of a record's file encoding that [`Record`]'s other fields
+/// leave out. A reader fills them; a writer of the same format writes them
+/// back; a record made from scratch leaves them at their default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RawFields {
+    /// The bits of the link-type word beyond the link type, in place.
+    /// Classic pcap: the upper six bits of its 32-bit field (libpcap's
+    /// `LT_LINKTYPE_EXT`: bit 26 says an FCS length is given, bits 28-31
+    /// are that length in 16-bit words). pcapng: the interface's 16
+    /// reserved bits after its link type, shifted into the upper half.
+    pub linktype_ext: u32,
+    /// Classic pcap: the timestamp's two fields as stored (seconds,
+    /// fraction), kept when the fraction is out of range (10^6 or more
+    /// microseconds, 10^9 or more nanoseconds). `ts_sec` and `ts_nsec` then
+    /// hold the time the fields stand for, the excess carried into the
+    /// seconds; a writer puts the stored fields back while the record's
+    /// time is still that time.
+    pub ts: Option<(u32, u32)>,
+    /// Classic pcap: the file header the record was read from.
+    pub header: Option<ClassicHeader>,
+}
+
+/// The fields of a classic pcap file header besides its link type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClassicHeader {
+    /// The file is big-endian.
+    pub big_endian: bool,
+    /// Nanosecond timestamps (magic a1b23c4d).
+    pub nanosecond: bool,
+    /// `thiszone`: the GMT offset, 0 in practice.
+    pub thiszone: i32,
+    /// `sigfigs`: the timestamps' accuracy, 0 in practice.
+    pub sigfigs: u32,
+    /// The snapshot length.
+    pub snaplen: u32,
 }
 
 /// A capture file format.
@@ -173,6 +230,8 @@ pub enum PcapErrorKind {
     TimestampOutOfRange { index: u64, ts_sec: i64 },
     /// Something valid that this module does not handle.
     Unsupported(String),
+    /// A classic pcap file of another version than 2.4.
+    BadVersion { major: u16, minor: u16 },
 }
 
 impl PcapError {
@@ -202,6 +261,7 @@ impl PcapError {
             PcapErrorKind::LinktypeMismatch { .. } => "pcap::linktype_mismatch",
             PcapErrorKind::TimestampOutOfRange { .. } => "pcap::timestamp_out_of_range",
             PcapErrorKind::Unsupported(_) => "pcap::unsupported",
+            PcapErrorKind::BadVersion { .. } => "pcap::bad_version",
         }
     }
 
@@ -259,6 +319,22 @@ impl PcapError {
                     .to_string(),
             },
             PcapErrorKind::Unsupported(_) => return None,
+            PcapErrorKind::BadVersion { major, .. } if *major < 2 => {
+                "pcap files have been version 2.4 since 1998; libpcap calls older ones archaic \
+                 and refuses them too"
+                    .to_string()
+            }
+            PcapErrorKind::BadVersion { major: 2, minor } if *minor < 4 => {
+                "versions before 2.4 (1998) stored the two length fields of a record the other way \
+                 round, which libpcap guesses at; convert the file with `editcap -F pcap IN OUT`, \
+                 which writes version 2.4"
+                    .to_string()
+            }
+            PcapErrorKind::BadVersion { .. } => {
+                "no such pcap version exists (tcpdump refuses it too): the file is damaged, or it \
+                 is not a pcap file though it starts like one"
+                    .to_string()
+            }
         };
         Some(hint)
     }
@@ -295,7 +371,9 @@ pub fn looks_like_capture(head: &[u8]) -> bool {
         )
 }
 
-fn magic_hint(m: [u8; 4]) -> String {
+/// The hint for a file that starts with `m`: what it looks like, and the
+/// formats that are read.
+pub fn magic_hint(m: [u8; 4]) -> String {
     let accepted = "accepted formats: pcap (magic a1 b2 c3 d4 or d4 c3 b2 a1), pcap with nanosecond \
                     timestamps (a1 b2 3c 4d or 4d 3c b2 a1) and pcapng (0a 0d 0d 0a)";
     let why = match m {
@@ -396,6 +474,12 @@ impl fmt::Display for PcapError {
                 self.format.map_or("this format", Format::name)
             ),
             PcapErrorKind::Unsupported(msg) => write!(f, "cannot handle \"{p}\": {msg}"),
+            PcapErrorKind::BadVersion { major, minor } => write!(
+                f,
+                "\"{p}\" is pcap version {major}.{minor} (the version fields at byte {}), \
+                 but only version 2.4 is read",
+                self.offset.unwrap_or(4)
+            ),
         }
     }
 }
@@ -439,6 +523,25 @@ fn u16_from(b: [u8; 2], big_endian: bool) -> u16 {
 #[inline]
 fn field32<const N: usize>(h: &[u8; N], off: usize, big_endian: bool) -> u32 {
     u32_from([h[off], h[off + 1], h[off + 2], h[off + 3]], big_endian)
+}
+
+/// A u32 in the given byte order.
+#[inline]
+fn u32_to(v: u32, big_endian: bool) -> [u8; 4] {
+    if big_endian {
+        v.to_be_bytes()
+    } else {
+        v.to_le_bytes()
+    }
+}
+
+#[inline]
+fn u16_to(v: u16, big_endian: bool) -> [u8; 2] {
+    if big_endian {
+        v.to_be_bytes()
+    } else {
+        v.to_le_bytes()
+    }
 }
 
 /// The u32 at `off` in a slice, if it is there.
@@ -491,11 +594,14 @@ enum TsResol {
 }
 
 impl TsResol {
-    fn from_option(v: u8) -> TsResol {
+    /// The resolution an `if_tsresol` value gives, or `None` when its
+    /// units are finer than a 64-bit timestamp can count a second in
+    /// (10^-20 and below, 2^-64 and below), which libpcap refuses.
+    fn from_option(v: u8) -> Option<TsResol> {
         if v & 0x80 != 0 {
-            TsResol::Pow2(v & 0x7f)
+            (v & 0x7f <= 63).then_some(TsResol::Pow2(v & 0x7f))
         } else {
-            TsResol::Pow10(v)
+            (v <= 19).then_some(TsResol::Pow10(v))
         }
     }
 
@@ -526,6 +632,8 @@ impl TsResol {
 #[derive(Clone, Copy, Debug)]
 struct Interface {
     linktype: u32,
+    /// The reserved 16 bits after the link type, shifted up 16.
+    ext: u32,
     snaplen: u32,
     resol: TsResol,
     offset: i64,
@@ -558,6 +666,10 @@ pub struct PcapReader {
     have_linktype: bool,
     /// pcapng: buffer for small non-packet blocks.
     scratch: Vec<u8>,
+    /// Classic pcap: what every record carries in [`RawFields`].
+    classic: Option<ClassicHeader>,
+    /// Classic pcap: the link-type word's upper bits.
+    linktype_ext: u32,
 }
 
 impl fmt::Debug for PcapReader {
@@ -603,6 +715,8 @@ impl PcapReader {
             ifaces: Vec::new(),
             have_linktype: false,
             scratch: Vec::new(),
+            classic: None,
+            linktype_ext: 0,
         };
         rd.read_file_header()?;
         Ok(rd)
@@ -766,10 +880,33 @@ impl PcapReader {
         // version (2+2), thiszone, sigfigs, snaplen, network
         let mut h = [0u8; 20];
         self.fill(&mut h, 0)?;
+        let major = u16_from([h[0], h[1]], big_endian);
+        let minor = u16_from([h[2], h[3]], big_endian);
+        // libpcap refuses major versions other than 2 and minor ones above
+        // 4; it reads 2.0 to 2.3 with their length fields swapped, which
+        // is refused here too (written back, they would not be the same).
+        if (major, minor) != (2, 4) {
+            return Err(self.err(PcapErrorKind::BadVersion { major, minor }, 4));
+        }
         self.snaplen = field32(&h, 12, big_endian);
-        // The upper 4 bits hold FCS information.
-        self.linktype = field32(&h, 16, big_endian) & 0x0fff_ffff;
+        let word = field32(&h, 16, big_endian);
+        // libpcap's LT_LINKTYPE and LT_LINKTYPE_EXT: the upper six bits
+        // hold FCS information, kept to be written back.
+        self.linktype = word & 0x03ff_ffff;
+        self.linktype_ext = word & !0x03ff_ffff;
+        self.classic = Some(ClassicHeader {
+            big_endian,
+            nanosecond: format == Format::PcapNs,
+            thiszone: field32(&h, 4, big_endian) as i32,
+            sigfigs: field32(&h, 8, big_endian),
+            snaplen: self.snaplen,
+        });
         Ok(())
+    }
+
+    /// Classic pcap: the file header's fields besides the link type.
+    pub fn classic_header(&self) -> Option<ClassicHeader> {
+        self.classic
     }
 
     // --- classic pcap ---------------------------------------------------------
@@ -805,11 +942,18 @@ impl PcapReader {
         } else {
             u64::from(ts_frac) * 1000
         };
-        // An out-of-range fraction (bad writer) is carried into the seconds.
+        // An out-of-range fraction (bad writer) is carried into the seconds
+        // for the time, and kept as stored to be written back.
+        let out_of_range = nsec >= u64::from(NS_PER_SEC);
         rec.ts_sec = i64::from(ts_sec) + (nsec / u64::from(NS_PER_SEC)) as i64;
         rec.ts_nsec = (nsec % u64::from(NS_PER_SEC)) as u32;
         rec.orig_len = orig_len;
         rec.linktype = self.linktype;
+        rec.raw = RawFields {
+            linktype_ext: self.linktype_ext,
+            ts: out_of_range.then_some((ts_sec, ts_frac)),
+            header: self.classic,
+        };
         Ok(true)
     }
 
@@ -977,39 +1121,104 @@ impl PcapReader {
         self.fill_scratch(body, start)?;
         let s = &self.scratch;
         let linktype = u32::from(slice16(s, 0, be).unwrap_or(0));
+        let reserved = u32::from(slice16(s, 2, be).unwrap_or(0));
         let snaplen = slice32(s, 4, be).unwrap_or(0);
         let trailer = slice32(s, body - 4, be).unwrap_or(0);
         let mut iface = Interface {
             linktype,
+            ext: reserved << 16,
             snaplen,
             resol: TsResol::Pow10(6),
             offset: 0,
         };
-        // Options: lenient, a malformed option ends the list.
+        // Options, checked as libpcap checks them: each must fit in the
+        // block, and if_tsresol and if_tsoffset must be well formed and
+        // given once. The list may end without opt_endofopt.
         let opts = s.get(8..body - 4).unwrap_or(&[]);
+        // File offset of the options.
+        let base = start + 16;
         let mut off = 0usize;
-        while let (Some(code), Some(olen)) = (slice16(opts, off, be), slice16(opts, off + 2, be)) {
+        let (mut have_resol, mut have_offset) = (false, false);
+        let mut problem = None;
+        while off < opts.len() {
+            let (Some(code), Some(olen)) = (slice16(opts, off, be), slice16(opts, off + 2, be))
+            else {
+                problem = Some(format!(
+                    "ends inside the header of its option at byte {}",
+                    base + off as u64
+                ));
+                break;
+            };
             if code == OPT_ENDOFOPT {
                 break;
             }
+            let at = base + off as u64;
             let vstart = off + 4;
-            let Some(val) = opts.get(vstart..vstart + usize::from(olen)) else {
+            let padded = pad4(usize::from(olen));
+            let Some(val) = opts
+                .get(vstart..vstart + padded)
+                .map(|v| &v[..usize::from(olen)])
+            else {
+                problem = Some(format!(
+                    "has an option (code {code}) at byte {at} whose length {olen} runs past the end \
+                     of the block ({} bytes of options are left)",
+                    opts.len() - vstart
+                ));
                 break;
             };
-            match (code, val) {
-                (OPT_IF_TSRESOL, [v, ..]) => iface.resol = TsResol::from_option(*v),
-                (OPT_IF_TSOFFSET, _) => {
-                    if let Ok(b) = <[u8; 8]>::try_from(val) {
-                        iface.offset = if be {
-                            i64::from_be_bytes(b)
-                        } else {
-                            i64::from_le_bytes(b)
-                        };
-                    }
+            match code {
+                OPT_IF_TSRESOL => {
+                    problem = match val {
+                        _ if have_resol => {
+                            Some(format!("has a second if_tsresol option at byte {at}"))
+                        }
+                        [v] => match TsResol::from_option(*v) {
+                            Some(r) => {
+                                iface.resol = r;
+                                None
+                            }
+                            None => Some(format!(
+                                "has an if_tsresol option (at byte {at}) of 0x{v:02x}: units of \
+                                 {}^-{} s, too fine for a 64-bit timestamp to hold one second \
+                                 (at most 10^-19 or 2^-63)",
+                                if v & 0x80 != 0 { 2 } else { 10 },
+                                v & 0x7f
+                            )),
+                        },
+                        _ => Some(format!(
+                            "has an if_tsresol option at byte {at} of {olen} bytes instead of 1"
+                        )),
+                    };
+                    have_resol = true;
+                }
+                OPT_IF_TSOFFSET => {
+                    problem = match <[u8; 8]>::try_from(val) {
+                        _ if have_offset => {
+                            Some(format!("has a second if_tsoffset option at byte {at}"))
+                        }
+                        Ok(b) => {
+                            iface.offset = if be {
+                                i64::from_be_bytes(b)
+                            } else {
+                                i64::from_le_bytes(b)
+                            };
+                            None
+                        }
+                        Err(_) => Some(format!(
+                            "has an if_tsoffset option at byte {at} of {olen} bytes instead of 8"
+                        )),
+                    };
+                    have_offset = true;
                 }
                 _ => {}
             }
-            off = vstart + pad4(usize::from(olen));
+            if problem.is_some() {
+                break;
+            }
+            off = vstart + padded;
+        }
+        if let Some(p) = problem {
+            return Err(self.bad_block(format!("(an interface description) {p}"), start));
         }
         if trailer != len {
             return Err(self.bad_block(
@@ -1093,9 +1302,17 @@ impl PcapReader {
         rec.ts_nsec = nsec;
         rec.orig_len = orig_len;
         rec.linktype = iface.linktype;
+        rec.raw = RawFields {
+            linktype_ext: iface.ext,
+            ..RawFields::default()
+        };
         Ok(())
     }
 
+    /// Simple Packet Block (type 3): as the pcapng specification says, its
+    /// captured length is the original length, cut to the interface's
+    /// snapshot length; the bytes after it are padding. A block too short
+    /// for that length is refused (libpcap refuses it too).
     fn simple_packet_block(
         &mut self,
         len: u32,
@@ -1109,9 +1326,24 @@ impl PcapReader {
         let orig_len = u32_from(h, be);
         let iface = self.interface(0, start)?;
         let room = len - 16;
-        let mut cap = orig_len.min(room);
-        if iface.snaplen != 0 {
-            cap = cap.min(iface.snaplen);
+        let cap = match iface.snaplen {
+            0 => orig_len,
+            snap => orig_len.min(snap),
+        };
+        if cap > room {
+            let why = if cap < orig_len {
+                format!(
+                    "its original length {orig_len}, cut to the interface's snapshot length {}, \
+                     asks for {cap} captured bytes",
+                    iface.snaplen
+                )
+            } else {
+                format!("its original length asks for {cap} captured bytes")
+            };
+            return Err(self.bad_block(
+                format!("(a simple packet) is too short: {why}, but it has room for only {room}"),
+                start,
+            ));
         }
         if cap > MAX_RECORD {
             return Err(self.err(
@@ -1129,6 +1361,10 @@ impl PcapReader {
         rec.ts_nsec = 0;
         rec.orig_len = orig_len;
         rec.linktype = iface.linktype;
+        rec.raw = RawFields {
+            linktype_ext: iface.ext,
+            ..RawFields::default()
+        };
         Ok(())
     }
 }
@@ -1158,17 +1394,29 @@ pub fn read_all(path: impl AsRef<Path>) -> Result<Vec<Record>, PcapError> {
 // Writer
 // ---------------------------------------------------------------------------
 
-/// Writes pcap or pcapng files. The file header is written at creation and
-/// each [`write`](PcapWriter::write) writes one complete record, so the
-/// output is a valid capture whenever the writer is flushed or dropped.
+/// Writes pcap or pcapng files. The file header is written at creation (a
+/// classic pcap's with the first record, whose own file header it copies
+/// when the record was read from one, or at `flush`/`close`) and each
+/// [`write`](PcapWriter::write) writes one complete record. A record read
+/// from a file of the same format is written back as it was read
+/// ([`RawFields`]). The output is a valid capture whenever the writer is
+/// flushed or dropped.
 pub struct PcapWriter {
     w: BufWriter<Box<dyn Write + Send>>,
     path: String,
     format: Format,
     linktype: u32,
-    /// pcapng: the link type of each interface written so far.
+    /// pcapng: the link-type word (link type, reserved bits shifted up 16)
+    /// of each interface written so far.
     ifaces: Vec<u32>,
     count: u64,
+    /// Classic pcap: the file header waits for the first record, whose
+    /// file header it copies when the record was read from a classic pcap
+    /// (byte order, resolution, snapshot length, the link-type word's FCS
+    /// bits), so that a copy is the same bytes; or for `flush`/`close`.
+    header_pending: bool,
+    /// Classic pcap: the file is written big-endian.
+    big_endian: bool,
 }
 
 impl fmt::Debug for PcapWriter {
@@ -1230,12 +1478,14 @@ impl PcapWriter {
             linktype,
             ifaces: Vec::new(),
             count: 0,
+            header_pending: false,
+            big_endian: false,
         };
         match format {
-            Format::Pcap | Format::PcapNs => wr.write_classic_header()?,
+            Format::Pcap | Format::PcapNs => wr.header_pending = true,
             Format::PcapNg => {
                 wr.write_shb()?;
-                wr.write_idb(linktype)?;
+                wr.write_idb(linktype, 0)?;
             }
         }
         Ok(wr)
@@ -1273,19 +1523,41 @@ impl PcapWriter {
         }
     }
 
-    fn write_classic_header(&mut self) -> Result<(), PcapError> {
+    /// Writes the classic file header if it is still pending: the one the
+    /// first record was read from (`raw`), if any, else little-endian with
+    /// a snapshot length of [`MAX_RECORD`]. A microsecond file becomes a
+    /// nanosecond one when the first record came from one, so that its
+    /// times keep their digits.
+    fn write_classic_header(&mut self, raw: Option<&RawFields>) -> Result<(), PcapError> {
+        if !self.header_pending {
+            return Ok(());
+        }
+        self.header_pending = false;
+        let from = raw.and_then(|r| r.header.map(|h| (h, r.linktype_ext)));
+        let (thiszone, sigfigs, snaplen, ext) = match from {
+            Some((h, ext)) => {
+                self.big_endian = h.big_endian;
+                if h.nanosecond {
+                    self.format = Format::PcapNs;
+                }
+                (h.thiszone, h.sigfigs, h.snaplen, ext)
+            }
+            None => (0, 0, MAX_RECORD, 0),
+        };
         let magic: u32 = if self.format == Format::PcapNs {
             0xa1b2_3c4d
         } else {
             0xa1b2_c3d4
         };
-        let mut h = [0u8; 24];
-        h[0..4].copy_from_slice(&magic.to_le_bytes());
-        h[4..6].copy_from_slice(&2u16.to_le_bytes());
-        h[6..8].copy_from_slice(&4u16.to_le_bytes());
-        // thiszone and sigfigs stay 0
-        h[16..20].copy_from_slice(&MAX_RECORD.to_le_bytes());
-        h[20..24].copy_from_slice(&self.linktype.to_le_bytes());
+        let be = self.big_endian;
+        let mut h = Vec::with_capacity(24);
+        h.extend_from_slice(&u32_to(magic, be));
+        h.extend_from_slice(&u16_to(2, be));
+        h.extend_from_slice(&u16_to(4, be));
+        h.extend_from_slice(&u32_to(thiszone as u32, be));
+        h.extend_from_slice(&u32_to(sigfigs, be));
+        h.extend_from_slice(&u32_to(snaplen, be));
+        h.extend_from_slice(&u32_to(self.linktype | ext, be));
         self.put(&h)
     }
 
@@ -1310,7 +1582,9 @@ impl PcapWriter {
         self.put(&b)
     }
 
-    fn write_idb(&mut self, linktype: u32) -> Result<(), PcapError> {
+    /// Writes an interface for `linktype`, with `reserved` in the 16 bits
+    /// after it (0 but for a copy of an interface that had them).
+    fn write_idb(&mut self, linktype: u32, reserved: u16) -> Result<(), PcapError> {
         let Ok(lt16) = u16::try_from(linktype) else {
             return Err(self.err(PcapErrorKind::Unsupported(format!(
                 "link type {linktype} does not fit in pcapng's 16-bit link type field"
@@ -1321,7 +1595,7 @@ impl PcapWriter {
         b[0..4].copy_from_slice(&IDB_TYPE.to_le_bytes());
         b[4..8].copy_from_slice(&LEN.to_le_bytes());
         b[8..10].copy_from_slice(&lt16.to_le_bytes());
-        // reserved: 0
+        b[10..12].copy_from_slice(&reserved.to_le_bytes());
         b[12..16].copy_from_slice(&MAX_RECORD.to_le_bytes());
         b[16..18].copy_from_slice(&OPT_IF_TSRESOL.to_le_bytes());
         b[18..20].copy_from_slice(&1u16.to_le_bytes());
@@ -1329,7 +1603,7 @@ impl PcapWriter {
         // padding (3) and opt_endofopt (4) stay 0
         b[28..32].copy_from_slice(&LEN.to_le_bytes());
         self.put(&b)?;
-        self.ifaces.push(linktype);
+        self.ifaces.push(linktype | u32::from(reserved) << 16);
         Ok(())
     }
 
@@ -1337,12 +1611,13 @@ impl PcapWriter {
     /// another is an error. pcapng files get a new interface for each new
     /// link type.
     pub fn write(&mut self, rec: &Record) -> Result<(), PcapError> {
-        self.write_frame(
+        self.write_frame_raw(
             &rec.data,
             rec.ts_sec,
             rec.ts_nsec,
             rec.orig_len,
             rec.linktype,
+            &rec.raw,
         )
     }
 
@@ -1354,6 +1629,28 @@ impl PcapWriter {
         ts_nsec: u32,
         orig_len: u32,
         linktype: u32,
+    ) -> Result<(), PcapError> {
+        self.write_frame_raw(
+            data,
+            ts_sec,
+            ts_nsec,
+            orig_len,
+            linktype,
+            &RawFields::default(),
+        )
+    }
+
+    /// [`write_frame`](PcapWriter::write_frame), with the encoding the
+    /// frame was read with ([`Record::raw`]), written back where this
+    /// output's format is the one it came from.
+    pub fn write_frame_raw(
+        &mut self,
+        data: &[u8],
+        ts_sec: i64,
+        ts_nsec: u32,
+        orig_len: u32,
+        linktype: u32,
+        raw: &RawFields,
     ) -> Result<(), PcapError> {
         let index = self.count;
         let cap = data.len();
@@ -1374,19 +1671,36 @@ impl PcapWriter {
                         record: linktype,
                     }));
                 }
-                let Ok(sec32) = u32::try_from(sec) else {
-                    return Err(self.err(PcapErrorKind::TimestampOutOfRange { index, ts_sec: sec }));
-                };
-                let frac = if self.format == Format::PcapNs {
-                    nsec
+                self.write_classic_header(Some(raw))?;
+                let unit = if self.format == Format::PcapNs {
+                    1
                 } else {
-                    nsec / 1000
+                    1000
                 };
+                // Timestamp fields stored out of range are written back as
+                // read while the record's time is still the time they give.
+                let stored = raw.ts.filter(|&(s, f)| {
+                    raw.header.is_some()
+                        && i128::from(s) * i128::from(NS_PER_SEC) + i128::from(f) * unit
+                            == i128::from(sec) * i128::from(NS_PER_SEC) + i128::from(nsec)
+                });
+                let (sec32, frac) = match stored {
+                    Some(sf) => sf,
+                    None => {
+                        let Ok(sec32) = u32::try_from(sec) else {
+                            return Err(
+                                self.err(PcapErrorKind::TimestampOutOfRange { index, ts_sec: sec })
+                            );
+                        };
+                        (sec32, nsec / unit as u32)
+                    }
+                };
+                let be = self.big_endian;
                 let mut h = [0u8; 16];
-                h[0..4].copy_from_slice(&sec32.to_le_bytes());
-                h[4..8].copy_from_slice(&frac.to_le_bytes());
-                h[8..12].copy_from_slice(&cap32.to_le_bytes());
-                h[12..16].copy_from_slice(&orig_len.to_le_bytes());
+                h[0..4].copy_from_slice(&u32_to(sec32, be));
+                h[4..8].copy_from_slice(&u32_to(frac, be));
+                h[8..12].copy_from_slice(&u32_to(cap32, be));
+                h[12..16].copy_from_slice(&u32_to(orig_len, be));
                 self.put(&h)?;
                 self.put(data)?;
             }
@@ -1395,10 +1709,19 @@ impl PcapWriter {
                 let Ok(ts) = u64::try_from(total) else {
                     return Err(self.err(PcapErrorKind::TimestampOutOfRange { index, ts_sec: sec }));
                 };
-                let iface = match self.ifaces.iter().position(|&l| l == linktype) {
+                // A pcapng interface's reserved bits, when the record came
+                // from one (a classic pcap's FCS bits mean something else).
+                let reserved = if raw.header.is_none() {
+                    (raw.linktype_ext >> 16) as u16
+                } else {
+                    0
+                };
+                let word = linktype | u32::from(reserved) << 16;
+                let known = linktype <= 0xffff;
+                let iface = match self.ifaces.iter().position(|&l| known && l == word) {
                     Some(i) => i,
                     None => {
-                        self.write_idb(linktype)?;
+                        self.write_idb(linktype, reserved)?;
                         self.ifaces.len() - 1
                     }
                 };
@@ -1426,6 +1749,7 @@ impl PcapWriter {
 
     /// Pushes buffered records to the file.
     pub fn flush(&mut self) -> Result<(), PcapError> {
+        self.write_classic_header(None)?;
         match self.w.flush() {
             Ok(()) => Ok(()),
             Err(e) => Err(self.err(PcapErrorKind::Io(e))),
@@ -1441,6 +1765,7 @@ impl PcapWriter {
 
 impl Drop for PcapWriter {
     fn drop(&mut self) {
+        let _ = self.write_classic_header(None);
         let _ = self.w.flush();
     }
 }

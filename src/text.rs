@@ -460,6 +460,21 @@ impl miette::SourceCode for TextError {
 // Reading
 // ---------------------------------------------------------------------------
 
+/// The longest line read, without its line end (64 KiB): the longest a
+/// packet needs is a field line with a long option list, a few KiB (28 KiB
+/// for an IPv6 option header of 2,046 Pad1 options, the most there can be);
+/// a hex line is 75 characters. A longer line is an error, found without
+/// holding more than this much of it.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// The most bytes one block may give a packet: as many as a capture record
+/// may hold ([`crate::pcap::MAX_RECORD`]).
+pub const MAX_PACKET: usize = crate::pcap::MAX_RECORD as usize;
+
+/// The most text the field lines of one block may hold together (16 MiB,
+/// far more than every field of the largest packet).
+pub const MAX_FIELD_TEXT: usize = 16 << 20;
+
 /// One line as read, for error reports.
 #[derive(Debug, Clone)]
 struct Line {
@@ -519,7 +534,11 @@ struct Block {
     any_hex: bool,
     time: Option<(i64, u32)>,
     size: Option<(usize, usize)>,
+    /// The SIZE line, to name it when the hex disagrees.
+    size_line: Option<Line>,
     fields: Vec<FieldLine>,
+    /// Bytes of text in `fields`.
+    field_text: usize,
 }
 
 /// Reads packets from text, one block at a time.
@@ -565,33 +584,112 @@ impl<R: BufRead> TextReader<R> {
         self.saw_fields
     }
 
-    /// Reads the next line into the buffer; false at the end.
-    fn fill_line(&mut self) -> Result<bool, TextError> {
-        self.buf.clear();
-        let n = self.input.read_line(&mut self.buf).map_err(|e| TextErrorDetail {
+    /// An error about the input as a whole (no line to show).
+    fn input_error(&self, message: String, help: Option<String>) -> TextError {
+        TextErrorDetail {
             name: self.name.clone(),
             line: 0,
             col: 0,
             len: 0,
             text: String::new(),
             line_offset: self.offset,
-            message: if e.kind() == io::ErrorKind::InvalidData {
-                format!("line {} is not UTF-8 text", self.line_no + 1)
-            } else {
-                format!("cannot read: {e}")
-            },
-            help: (e.kind() == io::ErrorKind::InvalidData).then(|| {
-                "is this a capture file? pcap and pcapng are read by read_pcap, or by the shell tools, which tell them apart by their first bytes".to_string()
-            }),
-        })
-        .map_err(TextError::from)?;
+            message,
+            help,
+        }
+        .into()
+    }
+
+    /// Reads the next line into the buffer; false at the end. A line is
+    /// read in the input's chunks and never held past [`MAX_LINE`] bytes.
+    fn fill_line(&mut self) -> Result<bool, TextError> {
+        let mut bytes = std::mem::take(&mut self.buf).into_bytes();
+        bytes.clear();
+        let no = self.line_no + 1;
+        let too_long = |this: &Self| {
+            this.input_error(
+                format!("line {no} is longer than {MAX_LINE} bytes, the longest line read"),
+                Some(format!(
+                    "a packet's lines are short (a hex line is 75 characters, the longest field \
+                     line a few KiB): is this a text dump? (it has no line end within the first \
+                     {} KiB of line {no})",
+                    MAX_LINE / 1024
+                )),
+            )
+        };
+        loop {
+            let avail = match self.input.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.input_error(format!("cannot read: {e}"), None)),
+            };
+            if avail.is_empty() {
+                break;
+            }
+            let (take, end) = match avail.iter().position(|&c| c == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (avail.len(), false),
+            };
+            // The line and its "\r\n", at most.
+            if bytes.len() + take > MAX_LINE + 2 {
+                return Err(too_long(self));
+            }
+            bytes.extend_from_slice(&avail[..take]);
+            self.input.consume(take);
+            if end {
+                break;
+            }
+        }
+        let n = bytes.len();
         if n == 0 {
+            self.buf = String::new();
             return Ok(false);
         }
-        self.line_no += 1;
+        let content = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        if content.strip_suffix(b"\r").unwrap_or(content).len() > MAX_LINE {
+            return Err(too_long(self));
+        }
+        self.buf = match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => {
+                let bad = e.utf8_error().valid_up_to();
+                let b = e.as_bytes();
+                let head: Vec<String> = b.iter().take(8).map(|c| format!("{c:02x}")).collect();
+                return Err(self.input_error(
+                    format!(
+                        "line {no} is not UTF-8 text: its byte {} is 0x{:02x} (the line starts \
+                         with the bytes {})",
+                        bad + 1,
+                        b.get(bad).copied().unwrap_or(0),
+                        head.join(" ")
+                    ),
+                    Some(
+                        "is this a capture file? pcap and pcapng are read by read_pcap, or by \
+                         the shell tools, which tell them apart by their first bytes"
+                            .to_string(),
+                    ),
+                ));
+            }
+        };
+        self.line_no = no;
         self.line_offset = self.offset;
         self.offset += n;
         Ok(true)
+    }
+
+    /// The error for a block whose hex has grown past [`MAX_PACKET`].
+    fn too_big(&self, b: &Block, line: &Line) -> TextError {
+        let what = match &b.start {
+            Some(s) => format!("the packet begun at line {}", s.no),
+            None => "this packet".to_string(),
+        };
+        line.err(
+            &self.name,
+            0..line.text.len(),
+            format!(
+                "{what} holds more than {MAX_PACKET} bytes, the most a packet may hold (as many as a capture record)"
+            ),
+            Some("is a `==` line missing between two packets?".into()),
+        )
     }
 
     /// The line in the buffer, as its own `Line`.
@@ -626,6 +724,9 @@ impl<R: BufRead> TextReader<R> {
                     return Err(self.hex_error(&self.current_line(), bad));
                 }
                 b.any_hex = true;
+                if b.bytes.len() > MAX_PACKET {
+                    return Err(self.too_big(b, &self.current_line()));
+                }
                 continue;
             }
             let line = self.current_line();
@@ -707,8 +808,9 @@ impl<R: BufRead> TextReader<R> {
         if let Some(rest) = body.strip_prefix("SIZE:") {
             let size = self.parse_size(&line, lead + 5, rest)?;
             // The hex that follows fills this without growing the buffer.
-            b.bytes.reserve(size.0.min(1 << 18));
+            b.bytes.reserve(size.0.min(MAX_PACKET));
             b.size = Some(size);
+            b.size_line = Some(line);
             return Ok(());
         }
         let Some(colon) = body.find(':') else {
@@ -744,6 +846,18 @@ impl<R: BufRead> TextReader<R> {
             };
             let vstart = lead + colon + 1;
             let vlen = t[vstart..].len();
+            b.field_text += line.text.len();
+            if b.field_text > MAX_FIELD_TEXT {
+                return Err(line.err(
+                    &self.name,
+                    0..line.text.len(),
+                    format!(
+                        "this packet's field lines hold more than {} MiB of text",
+                        MAX_FIELD_TEXT >> 20
+                    ),
+                    Some("is a `==` line missing between two packets?".into()),
+                ));
+            }
             b.fields.push(FieldLine {
                 layer: lead..lead + lname,
                 nth,
@@ -811,6 +925,12 @@ impl<R: BufRead> TextReader<R> {
             ))
         });
         match parsed {
+            Some((c, _)) if c > MAX_PACKET => Err(line.err(
+                &self.name,
+                start..start + word.len(),
+                format!("SIZE {c} is more than the {MAX_PACKET} bytes a packet may hold"),
+                Some("a packet holds at most as many bytes as a capture record (256 KiB)".into()),
+            )),
             Some((c, o)) if o >= c => Ok((c, o)),
             _ => Err(line.err(
                 &self.name,
@@ -828,6 +948,9 @@ impl<R: BufRead> TextReader<R> {
     fn parse_hex(&self, b: &mut Block, line: &Line, from: usize) -> Result<(), TextError> {
         parse_hex_bytes(&mut b.bytes, &line.text, from).map_err(|bad| self.hex_error(line, bad))?;
         b.any_hex = true;
+        if b.bytes.len() > MAX_PACKET {
+            return Err(self.too_big(b, line));
+        }
         Ok(())
     }
 
@@ -869,15 +992,35 @@ impl<R: BufRead> TextReader<R> {
                 Some("the bytes are the packet: write them as hex lines (`000000: FF FF ...`) before the field lines".into()),
             ));
         }
+        // SIZE, when given, must agree with the hex: pkttools would pad a
+        // short packet with zeros or drop the hex past SIZE, both silent
+        // changes, so the disagreement is an error instead.
+        if let (Some((cap, orig)), Some(sl)) = (b.size, &b.size_line)
+            && cap != b.bytes.len()
+        {
+            let len = b.bytes.len();
+            let at = sl.text.find("SIZE:").map_or(0, |i| i + 5);
+            let lead = sl.text[at..].len() - sl.text[at..].trim_start().len();
+            let digits = sl.text[at + lead..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            let fix = if orig == cap { len } else { orig.max(len) };
+            return Err(sl.err(
+                &self.name,
+                at + lead..at + lead + digits,
+                format!(
+                    "SIZE says {cap} bytes were captured, but the hex lines of this packet hold {len}"
+                ),
+                Some(format!(
+                    "the hex is the packet: write SIZE: {len}/{fix} to keep it, or delete the SIZE \
+                     line to take the hex as it is (nothing is padded or cut to fit)"
+                )),
+            ));
+        }
         let mut p = Packet::dissect(b.bytes, self.linktype);
         p.time = b.time;
-        let len = p.raw_bytes().len();
-        if let Some((cap, orig)) = b.size {
-            let orig = if cap == len {
-                orig
-            } else {
-                len.saturating_add(orig - cap)
-            };
+        if let Some((_, orig)) = b.size {
             p.set_orig_len(u32::try_from(orig).unwrap_or(u32::MAX));
         }
         if !b.fields.is_empty() {

@@ -15,7 +15,7 @@ use crate::packet::Packet;
 use crate::pcap::{Format, PcapReader, PcapWriter, Record};
 use crate::text::{FieldTest, TextOptions, TextReader, TextWriter};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -234,14 +234,27 @@ fn run(cmd: Cmd) -> Res<u8> {
         } => {
             // `pktscript filter arp x.pcap`: a last word naming a file is the
             // input, as for the other tools (no filter word names a file).
-            if input.is_none()
-                && expr.len() > 1
-                && expr.last().is_some_and(|w| Path::new(w).is_file())
-            {
-                input = expr.pop().map(PathBuf::from);
+            if input.is_none() && expr.len() > 1 {
+                let last = expr.last().map_or("", String::as_str);
+                if Path::new(last).is_file() {
+                    input = expr.pop().map(PathBuf::from);
+                } else if Selector::new(&expr.join(" ")).is_err()
+                    && (looks_like_path(last)
+                        || (breaks_at_last_word(&expr)
+                            && Selector::new(&expr[..expr.len() - 1].join(" ")).is_ok()))
+                {
+                    // The expression fails at its last word and stands
+                    // without it: that word was meant as the input.
+                    return Err(missing_input(last));
+                }
             }
             match Selector::new(&expr.join(" "))? {
-                Selector::Bpf(f, _) => filter_pipe(input.as_deref(), &out, &f, invert),
+                Selector::Bpf(prog, _) => {
+                    let pre = |data: &[u8], wire: u32, lt: u32| {
+                        bpf_selects(&prog, data, wire, lt) != invert
+                    };
+                    pipe_where(input.as_deref(), &out, Some(&pre), |_| true)
+                }
                 sel => pipe(input.as_deref(), &out, |p| sel.selects(p) != invert),
             }
         }
@@ -251,6 +264,64 @@ fn run(cmd: Cmd) -> Res<u8> {
 // ---------------------------------------------------------------------------
 // Input
 // ---------------------------------------------------------------------------
+
+/// Whether a word of a filter expression looks like a file name: it ends
+/// in a capture's or a dump's extension, or has a slash and a letter.
+fn looks_like_path(w: &str) -> bool {
+    let ext = Path::new(w)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(
+        ext.as_str(),
+        "pcap" | "pcapng" | "cap" | "txt" | "dump" | "pkt"
+    ) || (w.contains('/') && w.bytes().any(|b| b.is_ascii_alphabetic()))
+}
+
+/// Whether the expression of `words` fails at its last word (and not after
+/// it, as `tcp port` does, short of its number); a field test fails in its
+/// value, which the last word is part of.
+fn breaks_at_last_word(words: &[String]) -> bool {
+    let full = words.join(" ");
+    if FieldTest::parse(&full).is_some() {
+        return true;
+    }
+    let start = full.len() - words.last().map_or(0, String::len);
+    match crate::filter::compile(&full) {
+        Ok(_) => false,
+        Err(e) => e.offset >= start && e.offset < full.len(),
+    }
+}
+
+/// `pktscript filter EXPR FILE` whose FILE is not there.
+fn missing_input(word: &str) -> miette::Report {
+    let what = if Path::new(word).exists() {
+        "is not a file"
+    } else {
+        "no such file"
+    };
+    miette::miette!(
+        code = "pktscript::input",
+        help = "the last word of `pktscript filter EXPR FILE` is the input when it names a file; \
+                check the path (relative paths start from the current directory), or give the \
+                input with -r FILE",
+        "cannot open \"{word}\": {what}"
+    )
+}
+
+/// Whether the first bytes of an input cannot be text: a NUL or another
+/// control character (tab, line ends, form feed and escape aside), or bytes
+/// that are not UTF-8, on its first line.
+fn looks_binary(head: &[u8]) -> bool {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(head);
+    let controls = line
+        .iter()
+        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\r' | 0x0b | 0x0c | 0x1b) || b == 0x7f);
+    // A character cut at the end of what has arrived is not an error.
+    let bad_utf8 = std::str::from_utf8(line).is_err_and(|e| e.error_len().is_some());
+    controls || bad_utf8
+}
 
 /// A test of a frame's bytes before dissection: (bytes, wire length, link type).
 pub type RawTest<'a> = dyn Fn(&[u8], u32, u32) -> bool + 'a;
@@ -270,7 +341,7 @@ impl Source {
                 "pktscript: reading packets from standard input (text, pcap or pcapng); Ctrl-D ends"
             );
         }
-        let (reader, name): (Box<dyn Read + Send>, String) = match path {
+        let (mut reader, name): (Box<dyn Read + Send>, String) = match path {
             None => (Box::new(io::stdin()), "<stdin>".to_string()),
             Some(p) if p == Path::new("-") => (Box::new(io::stdin()), "<stdin>".to_string()),
             Some(p) => {
@@ -280,11 +351,51 @@ impl Source {
                 (Box::new(f), name)
             }
         };
-        let mut br = BufReader::with_capacity(1 << 16, reader);
-        let head = br
-            .fill_buf()
-            .map_err(|e| miette::Report::new(crate::text::io_error(&name, &e)))?;
-        if crate::pcap::looks_like_capture(head) {
+        // The first bytes tell the format: at least the four of a magic
+        // number (a pipe may give fewer at a time), without waiting for
+        // more than the input has sent.
+        let mut head = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while head.len() < 4 {
+            match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(miette::Report::new(crate::text::io_error(&name, &e))),
+            }
+        }
+        if head.is_empty() && path.is_some_and(|p| p != Path::new("-") && p.is_file()) {
+            // A pipe may well carry nothing (a filter that kept nothing);
+            // an empty file is no capture, and no text worth converting.
+            return Err(miette::miette!(
+                code = "pktscript::empty_input",
+                help = "a capture file starts with a header (tcpdump calls a file without one a \
+                        truncated dump file) and a text dump with its first packet; was the file \
+                        still being written, or did the command that made it fail?",
+                "\"{name}\" is empty: there is nothing to read in it"
+            ));
+        }
+        let capture = crate::pcap::looks_like_capture(&head);
+        if !capture && looks_binary(&head) {
+            let mut m = [0u8; 4];
+            for (d, s) in m.iter_mut().zip(&head) {
+                *d = *s;
+            }
+            let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            let hint = format!(
+                "{}; text is the pkttools-style dump of docs/text-format.md",
+                crate::pcap::magic_hint(m)
+            );
+            return Err(miette::miette!(
+                code = "pktscript::unknown_format",
+                help = hint,
+                "\"{name}\" is neither pcap, pcapng nor text: it starts with the bytes {}",
+                shown.join(" ")
+            ));
+        }
+        let joined: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(reader));
+        let br = BufReader::with_capacity(1 << 16, joined);
+        if capture {
             let r = PcapReader::from_reader(Box::new(br), &name)?;
             Ok(Source::Pcap(r, Record::default()))
         } else {
@@ -492,10 +603,9 @@ fn pipe_where(
 // Filters
 // ---------------------------------------------------------------------------
 
-/// A tcpdump expression (compiled per link type; whether it can run in
-/// the kernel), or a pkttools-style field test.
+/// A tcpdump expression, or a pkttools-style field test.
 pub enum Selector {
-    Bpf(crate::filter::Filter, bool),
+    Bpf(Vec<crate::filter::Insn>, bool),
     Fields(FieldTest),
 }
 
@@ -509,70 +619,26 @@ impl Selector {
                 )
             });
         }
-        match crate::filter::Filter::new(expr) {
-            Ok(f) => Ok(Selector::Bpf(f, crate::filter::runs_in_kernel(expr))),
+        match crate::filter::compile(expr) {
+            Ok(prog) => Ok(Selector::Bpf(prog, crate::filter::runs_in_kernel(expr))),
             Err(e) => Err(e.report(expr)),
         }
     }
 
-    /// The program of a tcpdump expression for frames of `linktype`, or why
-    /// the expression does not apply to that link type (None for field tests).
-    pub fn program(&self, linktype: u32) -> Res<Option<std::rc::Rc<Vec<crate::filter::Insn>>>> {
-        match self {
-            Selector::Bpf(f, _) => f
-                .program(linktype)
-                .map(Some)
-                .map_err(|e| e.report(f.source())),
-            Selector::Fields(_) => Ok(None),
-        }
-    }
-
-    /// Whether the selector keeps `p` (a tcpdump expression that does not
-    /// apply to the packet's link type keeps nothing; check it first with
-    /// [`Selector::program`]).
+    /// Whether the selector keeps `p`.
     pub fn selects(&self, p: &Packet) -> bool {
         match self {
-            Selector::Bpf(f, _) => f
-                .selects(p.raw_bytes(), p.wire_len() as u32, p.linktype)
-                .unwrap_or(false),
+            Selector::Bpf(prog, _) => {
+                bpf_selects(prog, p.raw_bytes(), p.wire_len() as u32, p.linktype)
+            }
             Selector::Fields(t) => t.matches(p),
         }
     }
 }
 
-/// `pktscript filter EXPR`: copies the frames the expression selects (or,
-/// with `invert`, those it does not). An expression that does not apply to
-/// the link type of a frame (`ether host` on a cooked capture, `ip6` on raw
-/// IPv4) stops the copy with its error, as tcpdump refuses it.
-fn filter_pipe(
-    input: Option<&Path>,
-    out: &OutArgs,
-    f: &crate::filter::Filter,
-    invert: bool,
-) -> Res<u8> {
-    let failed = std::cell::RefCell::new(None);
-    // A frame whose link type the expression cannot apply to passes the
-    // raw test, to be stopped below with the error.
-    let pre = |data: &[u8], wire: u32, lt: u32| match f.selects(data, wire, lt) {
-        Ok(yes) => yes != invert,
-        Err(e) => {
-            failed.borrow_mut().get_or_insert(e);
-            true
-        }
-    };
-    let mut src = Source::open(input)?;
-    let mut sink = Sink::open(out, streaming(input))?;
-    while let Some(mut p) = src.next_where(Some(&pre))? {
-        if let Some(e) = failed.borrow_mut().take() {
-            return Err(e.report(f.source()));
-        }
-        if src.has_fields() {
-            sink.keep_fields();
-        }
-        sink.write(&mut p)?;
-    }
-    sink.finish()?;
-    Ok(0)
+/// Whether a tcpdump program selects a frame (programs are for Ethernet).
+fn bpf_selects(prog: &[crate::filter::Insn], data: &[u8], wire: u32, linktype: u32) -> bool {
+    linktype == crate::packet::LINKTYPE_ETHERNET && crate::filter::run(prog, data, wire) != 0
 }
 
 // ---------------------------------------------------------------------------
@@ -723,12 +789,8 @@ fn recv(o: &RecvArgs) -> Res<u8> {
         },
     )?;
     link.set_outgoing(o.direction != Dir::In);
-    if let Some(sel) = &selector {
-        // The expression must apply to the interface's link type.
-        let prog = sel.program(link.linktype())?;
-        if let (Selector::Bpf(_, true), Some(prog)) = (sel, prog) {
-            link.set_filter(Some(&crate::filter::to_sock_filters(&prog)))?;
-        }
+    if let Some(Selector::Bpf(prog, true)) = &selector {
+        link.set_filter(Some(&crate::filter::to_sock_filters(prog)))?;
     }
     let out = OutArgs {
         output: o.write.clone(),

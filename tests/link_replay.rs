@@ -30,6 +30,7 @@ fn records() -> Vec<Record> {
             ts_nsec: 123_456_000 * u32::from(i),
             orig_len: 60 + u32::from(i) + if i == 2 { 100 } else { 0 },
             linktype: 1,
+            raw: Default::default(),
         })
         .collect()
 }

@@ -56,6 +56,7 @@ fn rec(data: Vec<u8>, ts_sec: i64, ts_nsec: u32, linktype: u32) -> Record {
         ts_nsec,
         orig_len,
         linktype,
+        raw: RawFields::default(),
     }
 }
 
@@ -72,6 +73,7 @@ fn sample_records() -> Vec<Record> {
             ts_nsec: 123_456_789,
             orig_len: 1514,
             linktype: 1,
+            raw: RawFields::default(),
         },
         Record {
             // incl_len > orig_len is tolerated and kept
@@ -80,6 +82,7 @@ fn sample_records() -> Vec<Record> {
             ts_nsec: 5,
             orig_len: 60,
             linktype: 1,
+            raw: RawFields::default(),
         },
         rec(vec![0x5a; MAX_RECORD as usize], 1_700_000_002, 7, 1),
     ]
@@ -490,6 +493,7 @@ fn big_endian_classic_microseconds() {
                 ts_nsec: 702_412_000,
                 orig_len: 60,
                 linktype: 1,
+                raw: RawFields::default(),
             },
             rec(vec![5], 2, 999_999_000, 1),
         ]
@@ -513,6 +517,8 @@ fn big_endian_classic_nanoseconds_and_fcs_bits() {
     assert_eq!(r.format(), Format::PcapNs);
     assert_eq!(r.linktype(), 1);
     let back: Vec<Record> = r.collect::<Result<_, _>>().unwrap();
+    // the FCS bits are kept to be written back, apart from the link type
+    assert_eq!(back[0].raw.linktype_ext, 0x5000_0000);
     assert_eq!(back, vec![rec(vec![9; 100], 1_625_635_176, 702_412_345, 1)]);
 }
 
@@ -557,6 +563,7 @@ fn pcapng_tsresol_power_of_two_big_endian() {
             ts_nsec: 702_148_437,
             orig_len: 1500,
             linktype: 1,
+            raw: RawFields::default(),
         }]
     );
 }
@@ -569,9 +576,10 @@ fn pcapng_odd_resolutions_and_tsoffset() {
     // whole seconds, with an offset of 1.6e9 s
     let offset = 1_600_000_000i64.to_le_bytes();
     f.extend(idb(false, 1, 0, &[(9, &[0]), (14, &offset)]));
-    // absurdly fine resolutions must not panic or overflow
-    f.extend(idb(false, 1, 0, &[(9, &[127])]));
-    f.extend(idb(false, 1, 0, &[(9, &[0xff])]));
+    // the finest resolutions a 64-bit timestamp can count a second in
+    // (finer ones are refused: see error_bad_pcapng_options)
+    f.extend(idb(false, 1, 0, &[(9, &[19])]));
+    f.extend(idb(false, 1, 0, &[(9, &[0x80 | 63])]));
     // microseconds with an offset
     f.extend(idb(false, 1, 0, &[(14, &offset)]));
     // (u64 picoseconds only reach about 213 days)
@@ -589,8 +597,9 @@ fn pcapng_odd_resolutions_and_tsoffset() {
         vec![
             (12, 702_412_345),
             (1_625_635_176, 0),
-            (0, 0),
-            (0, 0),
+            // u64::MAX units of 10^-19 s and of 2^-63 s
+            (1, 844_674_407),
+            (1, 999_999_999),
             (1_625_635_176, 702_412_000),
             (i64::MAX, 0),
         ]
@@ -601,7 +610,8 @@ fn pcapng_odd_resolutions_and_tsoffset() {
 fn pcapng_sections_unknown_blocks_spb_and_pb() {
     let mut f = shb(false);
     f.extend(block(false, 0xbad, &[1, 2, 3])); // unknown block type
-    f.extend(idb(false, 1, 0, &[]));
+    // simple packets are cut to the snapshot length
+    f.extend(idb(false, 1, 8, &[]));
     // Name Resolution Block
     f.extend(block(
         false,
@@ -643,6 +653,7 @@ fn pcapng_sections_unknown_blocks_spb_and_pb() {
                 ts_nsec: 0,
                 orig_len: 1500,
                 linktype: 1,
+                raw: RawFields::default(),
             },
             rec(vec![4], 3, 0, 1),
             rec(vec![5], 7, 0, 113),
@@ -1079,10 +1090,14 @@ fn garbage_never_panics() {
 
 #[test]
 fn errors_render_through_miette() {
-    let p = write_bytes("miette.pcap", b"GARBAGE!");
+    // A long path (a deep checkout) must not wrap the message apart.
+    let p = write_bytes(&format!("miette_{}.pcap", "long".repeat(25)), b"GARBAGE!");
     let e = PcapReader::open(&p).unwrap_err();
-    let report = miette::Report::new(e);
-    let text = format!("{report:?}");
+    let mut text = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_width(usize::MAX)
+        .render_report(&mut text, &e)
+        .unwrap();
     assert!(text.contains("pcap::bad_magic"), "{text}");
     assert!(text.contains("is not a pcap or pcapng"), "{text}");
     assert!(text.contains("accepted formats"), "{text}");
@@ -1182,4 +1197,534 @@ fn tcpdump_reads_our_timestamps() {
         text.contains("10.0.0.1.1234 > 10.0.0.2.5678: UDP, length 1"),
         "{text}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Copies keep every byte
+// ---------------------------------------------------------------------------
+
+/// A classic pcap file with every header field chosen.
+#[allow(clippy::too_many_arguments)]
+fn classic_file(
+    be: bool,
+    nano: bool,
+    thiszone: i32,
+    sigfigs: u32,
+    snaplen: u32,
+    word: u32,
+    records: &[(u32, u32, &[u8], u32)],
+) -> Vec<u8> {
+    let magic = if nano { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+    let mut f = Vec::new();
+    f.extend_from_slice(&u32b(magic, be));
+    f.extend_from_slice(&u16b(2, be));
+    f.extend_from_slice(&u16b(4, be));
+    f.extend_from_slice(&u32b(thiszone as u32, be));
+    f.extend_from_slice(&u32b(sigfigs, be));
+    f.extend_from_slice(&u32b(snaplen, be));
+    f.extend_from_slice(&u32b(word, be));
+    for (sec, frac, data, orig) in records {
+        f.extend(classic_record(be, *sec, *frac, data, *orig));
+    }
+    f
+}
+
+/// Classic files with everything a plain copy used to change: the FCS bits
+/// of the link-type word, an original length below the captured one, a
+/// fraction of a second out of range, an empty record, odd header fields,
+/// both byte orders and both resolutions.
+fn odd_classic_files() -> Vec<(String, Vec<u8>)> {
+    let frame = udp_frame(b"odd");
+    let mut files = Vec::new();
+    for be in [false, true] {
+        for nano in [false, true] {
+            let unit = if nano { 1_000_000_000 } else { 1_000_000 };
+            let recs: Vec<(u32, u32, &[u8], u32)> = vec![
+                (1_700_000_000, 5, &frame, frame.len() as u32),
+                // original length smaller than the captured length
+                (1_700_000_001, 6, &frame, 10),
+                // a fraction of 1.5 s, and the largest one
+                (1_700_000_002, unit + unit / 2, &frame, 1514),
+                (1_700_000_003, u32::MAX, &frame[..20], 60),
+                // nothing captured (tcpdump: "Invalid header: caplen==0")
+                (1_700_000_004, 7, &[], 60),
+            ];
+            let name = format!(
+                "odd_{}_{}.pcap",
+                if be { "be" } else { "le" },
+                if nano { "ns" } else { "us" }
+            );
+            // Ethernet with a 4-byte FCS declared (FCS length 2, flag set)
+            let word = 1 | 0x0400_0000 | (2 << 28);
+            files.push((name, classic_file(be, nano, -3600, 7, 65535, word, &recs)));
+        }
+    }
+    // a reserved bit libpcap keeps in the link type: 65537, not Ethernet
+    files.push((
+        "reserved_bit.pcap".to_string(),
+        classic_file(
+            false,
+            false,
+            0,
+            0,
+            262_144,
+            0x0001_0001,
+            &[(1, 2, &frame, 42)],
+        ),
+    ));
+    files
+}
+
+/// Captures the tests keep under tests/ and scripts/.
+fn stored_captures() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, out);
+            } else if name.ends_with(".pcap") || name.ends_with(".pcapng") {
+                out.push(p);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    walk(&root.join("tests"), &mut out);
+    walk(&root.join("scripts"), &mut out);
+    out.sort();
+    out
+}
+
+/// Copies `src` to `dst` through the library: reader, records, writer.
+fn copy_records(src: &Path, dst: &Path) {
+    let r = PcapReader::open(src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    let format = if r.format() == Format::PcapNg {
+        Format::PcapNg
+    } else {
+        Format::Pcap
+    };
+    let mut w = PcapWriter::create_with(dst, r.linktype(), format).unwrap();
+    for rec in r {
+        w.write(&rec.unwrap()).unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// Copies `src` to `dst` with a script.
+fn copy_by_script(script: &str, src: &Path, dst: &Path) {
+    let args = [src.display().to_string(), dst.display().to_string()];
+    if let Err(e) = pktscript::script::run_source("<copy>", script, &args, &Default::default()) {
+        panic!("{script} on {}: {e:?}", src.display());
+    }
+}
+
+const READ_WRITE: &str = "write_pcap(ARGV[1], read_pcap(ARGV[0]));";
+const READER_WRITER: &str =
+    "let w = pcap_writer(ARGV[1]); for p in pcap_reader(ARGV[0]) { w.write(p); } w.close();";
+
+/// A way of copying a capture from one path to another.
+type CopyFn = dyn Fn(&Path, &Path);
+
+/// Every way of copying a capture gives the same bytes.
+fn assert_copies_exactly(src: &Path, tag: &str) {
+    let original = std::fs::read(src).unwrap();
+    let ext = if src.extension().is_some_and(|e| e == "pcapng") {
+        "pcapng"
+    } else {
+        "pcap"
+    };
+    let ways: [(&str, &CopyFn); 3] = [
+        ("reader/writer", &copy_records),
+        ("read_pcap/write_pcap", &|s, d| {
+            copy_by_script(READ_WRITE, s, d)
+        }),
+        ("pcap_reader/pcap_writer", &|s, d| {
+            copy_by_script(READER_WRITER, s, d)
+        }),
+    ];
+    for (i, (way, copy)) in ways.iter().enumerate() {
+        let dst = tmp(&format!("copy_{tag}_{i}.{ext}"));
+        copy(src, &dst);
+        let copied = std::fs::read(&dst).unwrap();
+        if copied != original {
+            let at = copied
+                .iter()
+                .zip(&original)
+                .position(|(a, b)| a != b)
+                .unwrap_or(copied.len().min(original.len()));
+            panic!(
+                "{} copied by {way} differs from byte {at} on ({} bytes, was {})",
+                src.display(),
+                copied.len(),
+                original.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn copies_keep_every_byte_of_every_capture() {
+    let stored = stored_captures();
+    assert!(stored.len() > 20, "{stored:?}");
+    for (i, p) in stored.iter().enumerate() {
+        assert_copies_exactly(p, &format!("stored{i}"));
+    }
+    for (name, bytes) in odd_classic_files() {
+        let p = write_bytes(&name, &bytes);
+        assert_copies_exactly(&p, &name);
+    }
+    // what this module writes, in every format and byte order it writes
+    for (i, format) in [Format::Pcap, Format::PcapNs, Format::PcapNg]
+        .into_iter()
+        .enumerate()
+    {
+        let p = tmp(&format!(
+            "ours{i}.{}",
+            if i == 2 { "pcapng" } else { "pcap" }
+        ));
+        let mut recs = sample_records();
+        recs.push(rec(vec![0x45, 0, 0, 20], 9, 9, 101));
+        let mut w = PcapWriter::create_with(&p, 1, format).unwrap();
+        for r in &recs {
+            if format == Format::PcapNg || r.linktype == 1 {
+                w.write(r).unwrap();
+            }
+        }
+        w.close().unwrap();
+        assert_copies_exactly(&p, &format!("ours{i}"));
+    }
+}
+
+#[test]
+fn copies_keep_the_odd_fields_a_copy_used_to_change() {
+    // The defects one by one, each through a packet (read_pcap, write_pcap).
+    let frame = udp_frame(b"x");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "fcs_bits",
+            classic_file(
+                false,
+                false,
+                0,
+                0,
+                65535,
+                0x1400_0001,
+                &[(1, 2, &frame, 42)],
+            ),
+        ),
+        (
+            "orig_below_caplen",
+            classic_file(false, false, 0, 0, 65535, 1, &[(1, 2, &frame, 10)]),
+        ),
+        (
+            "usec_out_of_range",
+            classic_file(false, false, 0, 0, 65535, 1, &[(1, 1_500_000, &frame, 42)]),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let src = write_bytes(&format!("defect_{name}.pcap"), &bytes);
+        let dst = tmp(&format!("defect_{name}_copy.pcap"));
+        copy_by_script(READ_WRITE, &src, &dst);
+        assert_eq!(std::fs::read(&dst).unwrap(), bytes, "{name}");
+    }
+    // What scripts see of them: the link type without its FCS bits, the
+    // original length as given, the time the out-of-range fraction means.
+    let src = write_bytes(
+        "defect_seen.pcap",
+        &classic_file(
+            false,
+            false,
+            0,
+            0,
+            65535,
+            0x1400_0001,
+            &[(1, 1_500_000, &frame, 10)],
+        ),
+    );
+    let args = [src.display().to_string()];
+    let out = pktscript::script::run_source(
+        "<t>",
+        "let p = read_pcap(ARGV[0])[0]; [p.linktype, p.time]",
+        &args,
+        &Default::default(),
+    );
+    let v = match out {
+        Ok(pktscript::script::Outcome::Value(v)) => v.to_string(),
+        Ok(_) => panic!("no value"),
+        Err(e) => panic!("{e:?}"),
+    };
+    assert!(v.starts_with("[1, 2.5"), "{v}");
+    let r = read_all(&src).unwrap().remove(0);
+    assert_eq!((r.ts_sec, r.ts_nsec, r.orig_len), (2, 500_000_000, 10));
+    assert_eq!(r.raw.ts, Some((1, 1_500_000)));
+    assert_eq!(r.raw.linktype_ext, 0x1400_0000);
+}
+
+#[test]
+fn an_edited_time_or_length_is_written_as_edited() {
+    // The stored fields go back only while the packet says what they said.
+    let frame = udp_frame(b"x");
+    let src = write_bytes(
+        "edited_src.pcap",
+        &classic_file(false, false, 0, 0, 65535, 1, &[(1, 1_500_000, &frame, 10)]),
+    );
+    let dst = tmp("edited_dst.pcap");
+    copy_by_script(
+        "let p = read_pcap(ARGV[0])[0]; p.time = 7.25; p.ip.ttl = 9; write_pcap(ARGV[1], p);",
+        &src,
+        &dst,
+    );
+    let r = read_all(&dst).unwrap().remove(0);
+    assert_eq!((r.ts_sec, r.ts_nsec), (7, 250_000_000));
+    assert_eq!(r.raw.ts, None);
+    // an edited packet's original length is its length
+    assert_eq!(r.orig_len as usize, r.data.len());
+}
+
+#[test]
+fn foreign_pcapng_copies_keep_every_record() {
+    // Blocks and options pcapng copies do not keep (statistics, names,
+    // comments) aside, each record comes back field for field.
+    let mut f = shb(true);
+    f.extend(idb(true, 1, 0, &[(9, &[6]), (14, &100i64.to_be_bytes())]));
+    f.extend(idb(true, 101, 0, &[(9, &[0x80 | 10])]));
+    f.extend(epb(true, 0, 1_625_635_176_702_412, &[1, 2, 3], 1500));
+    f.extend(epb(true, 1, 5 * 1024 + 512, &[0x45; 20], 10));
+    f.extend(epb(true, 0, 7, &[], 60));
+    let src = write_bytes("foreign.pcapng", &f);
+    let want = read_all(&src).unwrap();
+    assert_eq!(want[1].orig_len, 10);
+    for (i, script) in [READ_WRITE, READER_WRITER].into_iter().enumerate() {
+        let dst = tmp(&format!("foreign_copy{i}.pcapng"));
+        copy_by_script(script, &src, &dst);
+        assert_eq!(read_all(&dst).unwrap(), want, "{script}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What libpcap refuses is refused, with the offset and the reason
+// ---------------------------------------------------------------------------
+
+/// Whether `tcpdump -r` reads the file to its end without an error.
+fn tcpdump_accepts(path: &Path) -> bool {
+    Command::new(tcpdump())
+        .args(["-nn", "-r"])
+        .arg(path)
+        .output()
+        .expect("run tcpdump")
+        .status
+        .success()
+}
+
+/// The file is refused by tcpdump and by pktscript, whose message holds
+/// every piece of `wants` (among them the byte offset).
+fn refused_by_both(name: &str, bytes: &[u8], wants: &[&str]) -> PcapError {
+    let p = write_bytes(name, bytes);
+    assert!(!tcpdump_accepts(&p), "tcpdump reads {name}");
+    let e = first_error(&p);
+    let msg = e.to_string();
+    for w in wants {
+        assert!(msg.contains(w), "{name}: {msg:?} lacks {w:?}");
+    }
+    assert!(!help_of(&e).is_empty(), "{name}: no hint");
+    e
+}
+
+#[test]
+fn pcap_versions_libpcap_refuses_are_refused() {
+    let frame = udp_frame(b"v");
+    for (major, minor) in [(9u16, 9u16), (2, 5), (3, 4), (1, 0), (0, 0)] {
+        let mut f = classic_header(false, 0xa1b2_c3d4, 1);
+        f[4..6].copy_from_slice(&major.to_le_bytes());
+        f[6..8].copy_from_slice(&minor.to_le_bytes());
+        f.extend(classic_record(false, 1, 2, &frame, frame.len() as u32));
+        let e = refused_by_both(
+            &format!("v{major}{minor}.pcap"),
+            &f,
+            &[&format!("version {major}.{minor}"), "byte 4"],
+        );
+        assert!(matches!(e.kind, PcapErrorKind::BadVersion { .. }), "{e:?}");
+        assert_eq!(e.offset, Some(4));
+    }
+    // 2.2 is read by libpcap with its length fields swapped; it is refused
+    // here (stricter), with the way out
+    let mut f = classic_header(false, 0xa1b2_c3d4, 1);
+    f[6..8].copy_from_slice(&2u16.to_le_bytes());
+    let e = PcapReader::open(write_bytes("v22.pcap", &f)).unwrap_err();
+    assert!(help_of(&e).contains("editcap"), "{}", help_of(&e));
+}
+
+#[test]
+fn pcapng_interfaces_libpcap_refuses_are_refused() {
+    let frame = udp_frame(b"i");
+    let base = shb(false);
+    let at = base.len();
+    let with_idb = |idb_bytes: Vec<u8>| {
+        let mut f = base.clone();
+        f.extend(idb_bytes);
+        f.extend(epb(false, 0, 1, &frame, frame.len() as u32));
+        f
+    };
+    let opt_at = format!("byte {}", at + 16);
+    for (name, opts, wants) in [
+        (
+            "tsresol_7f",
+            vec![(9u16, vec![0x7fu8])],
+            vec!["0x7f", "10^-127"],
+        ),
+        ("tsresol_20", vec![(9, vec![20])], vec!["0x14", "10^-20"]),
+        (
+            "tsresol_2_64",
+            vec![(9, vec![0x80 | 64])],
+            vec!["0xc0", "2^-64"],
+        ),
+        (
+            "tsresol_len2",
+            vec![(9, vec![6, 0])],
+            vec!["if_tsresol", "2 bytes"],
+        ),
+        (
+            "tsresol_twice",
+            vec![(9, vec![6]), (9, vec![9])],
+            vec!["second if_tsresol"],
+        ),
+        (
+            "tsoffset_len4",
+            vec![(14, vec![0; 4])],
+            vec!["if_tsoffset", "4 bytes"],
+        ),
+        (
+            "tsoffset_twice",
+            vec![(14, vec![0; 8]), (14, vec![0; 8])],
+            vec!["second if_tsoffset"],
+        ),
+    ] {
+        let o: Vec<(u16, &[u8])> = opts.iter().map(|(c, v)| (*c, v.as_slice())).collect();
+        let mut wants = wants;
+        // the offending option: the second one when it is a repeat
+        let opt_at = match o.as_slice() {
+            [(_, first), _] => format!("byte {}", at + 16 + 4 + first.len().div_ceil(4) * 4),
+            _ => opt_at.clone(),
+        };
+        wants.push(&opt_at);
+        let e = refused_by_both(
+            &format!("{name}.pcapng"),
+            &with_idb(idb(false, 1, 0, &o)),
+            &[&wants[..], &[&format!("block at byte {at}")]].concat(),
+        );
+        assert!(matches!(e.kind, PcapErrorKind::BadBlock(_)), "{e:?}");
+        assert_eq!(e.offset, Some(at as u64));
+    }
+    // an option whose length runs past the end of its block
+    let mut body = Vec::new();
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&[0, 0]);
+    body.extend_from_slice(&0u32.to_le_bytes());
+    body.extend_from_slice(&2u16.to_le_bytes()); // if_name
+    body.extend_from_slice(&200u16.to_le_bytes());
+    body.extend_from_slice(b"eth0");
+    refused_by_both(
+        "opt_past_block.pcapng",
+        &with_idb(block(false, 1, &body)),
+        &[
+            &format!("block at byte {at}"),
+            &opt_at,
+            "length 200",
+            "runs past",
+        ],
+    );
+}
+
+#[test]
+fn pcapng_blocks_whose_lengths_disagree_are_refused() {
+    let frame = udp_frame(b"l");
+    let mut base = shb(false);
+    base.extend(idb(false, 1, 0, &[]));
+    for (name, mut b) in [
+        ("epb", epb(false, 0, 1, &frame, frame.len() as u32)),
+        ("idb", idb(false, 1, 0, &[])),
+        ("unknown", block(false, 0xbad, &[1, 2, 3, 4])),
+    ] {
+        let n = b.len();
+        b[n - 4..].copy_from_slice(&999u32.to_le_bytes());
+        let at = base.len();
+        let mut f = base.clone();
+        f.extend(b);
+        f.extend(epb(false, 0, 2, &frame, frame.len() as u32));
+        refused_by_both(
+            &format!("lengths_{name}.pcapng"),
+            &f,
+            &[
+                &format!("block at byte {at}"),
+                "ends with the length 999",
+                "leading length",
+            ],
+        );
+    }
+}
+
+#[test]
+fn simple_packets_are_read_as_the_spec_says() {
+    let frame = udp_frame(b"simple"); // 48 bytes, padded to 48
+    let odd = &frame[..45]; // padded to 48
+    // the original length says how much is data; the rest is padding
+    let mut f = shb(false);
+    f.extend(idb(false, 1, 0, &[]));
+    f.extend(spb(false, 45, odd));
+    let p = write_bytes("spb_padding.pcapng", &f);
+    assert!(tcpdump_accepts(&p));
+    let r = read_all(&p).unwrap();
+    assert_eq!((r[0].data.as_slice(), r[0].orig_len), (odd, 45));
+    // a snapshot length cuts it
+    let mut f = shb(false);
+    f.extend(idb(false, 1, 20, &[]));
+    f.extend(spb(false, 45, odd));
+    let r = read_all(write_bytes("spb_snapped.pcapng", &f)).unwrap();
+    assert_eq!((r[0].data.as_slice(), r[0].orig_len), (&odd[..20], 45));
+    // a block too short for its original length is refused, padding is
+    // not data (this read 48 bytes, 3 of them padding, before)
+    let mut f = shb(false);
+    f.extend(idb(false, 1, 0, &[]));
+    let at = f.len();
+    f.extend(spb(false, 1500, odd));
+    let e = refused_by_both(
+        "spb_short.pcapng",
+        &f,
+        &[&format!("block at byte {at}"), "1500", "room for only 48"],
+    );
+    assert!(matches!(e.kind, PcapErrorKind::BadBlock(_)), "{e:?}");
+}
+
+#[test]
+fn records_libpcap_accepts_are_read_and_kept() {
+    // caplen 0, and an original length below the captured one: tcpdump
+    // reads the file (and flags the record), so they are read, and kept
+    let frame = udp_frame(b"k");
+    let f = classic_file(
+        false,
+        false,
+        0,
+        0,
+        65535,
+        1,
+        &[(1, 2, &[], 60), (1, 3, &frame, 10)],
+    );
+    let p = write_bytes("accepted.pcap", &f);
+    assert!(tcpdump_accepts(&p));
+    let r = read_all(&p).unwrap();
+    assert_eq!((r[0].data.len(), r[0].orig_len), (0, 60));
+    assert_eq!((r[1].data.len(), r[1].orig_len), (frame.len(), 10));
+    let mut g = shb(false);
+    g.extend(idb(false, 1, 0, &[]));
+    g.extend(epb(false, 0, 1, &[], 60));
+    let p = write_bytes("accepted.pcapng", &g);
+    assert!(tcpdump_accepts(&p));
+    assert_eq!(read_all(&p).unwrap()[0].data.len(), 0);
 }

@@ -21,6 +21,16 @@ fn parse_err(s: &str) -> TextError {
     }
 }
 
+/// A report rendered without wrapping, whatever the path's length.
+fn wide(e: TextError) -> String {
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_width(usize::MAX)
+        .render_report(&mut out, &e)
+        .unwrap();
+    out
+}
+
 fn field(p: &mut Packet, layer: &str, name: &str) -> Value {
     let idx = p.find(layer).unwrap_or_else(|| panic!("no {layer}"));
     let fi = p.field_index(idx, name).unwrap();
@@ -324,13 +334,36 @@ fn hex_edits_may_add_and_remove_bytes_and_offsets_are_ignored() {
 }
 
 #[test]
-fn sizes_that_do_not_match_the_hex_keep_the_cut_off_part() {
-    // Bytes added to a truncated capture: what was missing stays missing.
-    let mut p = parse("SIZE: 2/100\n000000: 01 02 03\n==\n").remove(0);
-    assert_eq!((p.len(), p.wire_len()), (3, 101));
-    // Absurd sizes neither overflow nor panic.
-    let p = parse("SIZE: 0/18446744073709551615\n000000: 01 02 03\n==\n").remove(0);
+fn a_size_that_disagrees_with_the_hex_is_an_error_naming_its_line() {
+    // SIZE: 42/42 over 2 bytes of hex used to become a 2-byte packet with
+    // SIZE: 2/2, silently; pkttools pads with zeros. Neither: an error.
+    let t = "-- 1 --\nSIZE: 42/42\n000000: 01 02\n==\n";
+    let e = parse_err(t);
+    assert_eq!((e.line, e.col, e.len), (2, 7, 2), "{e}");
+    assert!(e.message.contains("SIZE says 42"), "{e}");
+    assert!(e.message.contains("hold 2"), "{e}");
+    let help = e.help.clone().unwrap_or_default();
+    assert!(help.contains("SIZE: 2/2"), "{help}");
+    assert!(help.contains("delete the SIZE line"), "{help}");
+    let r = wide(e);
+    assert!(r.contains("2 │ SIZE: 42/42"), "{r}");
+    // more hex than SIZE says: an error too, not a cut
+    let e = parse_err("SIZE: 2/100\n000000: 01 02 03\n==\n");
+    assert_eq!((e.line, e.col), (1, 7), "{e}");
+    assert!(
+        e.help.clone().unwrap_or_default().contains("SIZE: 3/100"),
+        "{e:?}"
+    );
+    // without SIZE, the hex decides; with a SIZE that agrees, its original
+    // length is kept, whatever it is
+    let mut p = parse("000000: 01 02 03\n==\n").remove(0);
+    assert_eq!((p.len(), p.wire_len()), (3, 3));
+    let mut p = parse("SIZE: 3/100\n000000: 01 02 03\n==\n").remove(0);
+    assert_eq!((p.len(), p.wire_len()), (3, 100));
+    let p = parse("SIZE: 3/18446744073709551615\n000000: 01 02 03\n==\n").remove(0);
     assert_eq!(p.wire_len(), u32::MAX as usize);
+    // a SIZE no packet may have is refused on its line
+    err_at("SIZE: 300000/300000\n000000: 01\n==\n", 1, 7, "may hold");
 }
 
 #[test]
@@ -358,7 +391,7 @@ fn err_at(s: &str, line: usize, col: usize, contains: &str) {
         e.message
     );
     // Reports render with the line and a marker under the column.
-    let r = format!("{:?}", miette::Report::new(e.clone()));
+    let r = wide(e.clone());
     assert!(r.contains(&format!("[t:{line}:{col}]")), "{r}");
 }
 
@@ -449,7 +482,7 @@ fn errors_on_a_stream_keep_their_line_numbers() {
     };
     assert_eq!(n, 1000);
     assert_eq!((e.line, e.col), (5 * 1001, 9));
-    let rendered = format!("{:?}", miette::Report::new(e));
+    let rendered = wide(e);
     assert!(rendered.contains("5005 │ arp.op: 3x"), "{rendered}");
 }
 
@@ -479,4 +512,134 @@ fn field_tests_select_like_pkttools_filters() {
     assert!(e.contains("out of range"), "{e}");
     let e = text::FieldTest::parse("arp.opp == 1").unwrap().unwrap_err();
     assert!(e.contains("no field"), "{e}");
+}
+
+// ---- bounds ------------------------------------------------------------------
+
+/// An endless input: `head`, then `unit` over and over.
+struct Endless {
+    head: Vec<u8>,
+    unit: Vec<u8>,
+    pos: usize,
+    /// Bytes handed out so far.
+    given: usize,
+}
+
+impl Endless {
+    fn new(head: &str, unit: &str) -> Endless {
+        Endless {
+            head: head.as_bytes().to_vec(),
+            unit: unit.as_bytes().to_vec(),
+            pos: 0,
+            given: 0,
+        }
+    }
+}
+
+impl std::io::Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            let b = if self.given < self.head.len() {
+                self.head[self.given]
+            } else {
+                let b = self.unit[self.pos % self.unit.len()];
+                self.pos += 1;
+                b
+            };
+            buf[n] = b;
+            n += 1;
+            self.given += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// The first error reading `input`, and how many bytes were read for it.
+fn endless_error(input: Endless) -> (TextError, usize) {
+    let given = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    struct Counting(Endless, std::rc::Rc<std::cell::Cell<usize>>);
+    impl std::io::Read for Counting {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1.set(self.1.get() + n);
+            Ok(n)
+        }
+    }
+    let r = std::io::BufReader::with_capacity(8192, Counting(input, given.clone()));
+    let mut t = text::TextReader::new(r, "<stdin>");
+    loop {
+        match t.read_packet() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("an endless input ended"),
+            Err(e) => return (e, given.get()),
+        }
+    }
+}
+
+#[test]
+fn a_line_without_an_end_is_an_error_not_a_growing_buffer() {
+    // `pktscript convert /dev/zero` grew to gigabytes: NULs are UTF-8 and
+    // there is no line end.
+    let (e, read) = endless_error(Endless::new("", "\0"));
+    assert_eq!(e.line, 0);
+    assert!(
+        e.message.contains("line 1 is longer than 65536 bytes"),
+        "{e}"
+    );
+    assert!(read < 200 * 1024, "read {read} bytes for it");
+    // the line number counts the lines before it
+    let (e, _) = endless_error(Endless::new("-- 1 --\n# a comment\n000000: 01\n", "x"));
+    assert!(e.message.contains("line 4 is longer"), "{e}");
+    // a line of exactly the limit is fine, one byte more is not
+    let line = format!("# {}\n", "x".repeat(text::MAX_LINE - 2));
+    assert!(text::parse_text(&line, "t").unwrap().is_empty());
+    let line = format!("# {}\r\n", "x".repeat(text::MAX_LINE - 2));
+    assert!(text::parse_text(&line, "t").unwrap().is_empty());
+    let e = text::parse_text(&format!("# {}\n", "x".repeat(text::MAX_LINE - 1)), "t").unwrap_err();
+    assert!(e.message.contains("line 1 is longer"), "{e}");
+}
+
+#[test]
+fn a_packet_that_never_ends_is_an_error() {
+    // hex lines without end: stopped at the largest packet
+    let (e, read) = endless_error(Endless::new(
+        "-- 1 --\n",
+        "000000: 00 11 22 33  44 55 66 77  88 99 AA BB  CC DD EE FF\n",
+    ));
+    assert!(
+        e.message
+            .contains("the packet begun at line 1 holds more than 262144 bytes"),
+        "{e}"
+    );
+    assert!(read < 2 << 20, "read {read} bytes for it");
+    // field lines without end: stopped at 16 MiB of them
+    let long = format!("ip.ttl: {}\n", "9".repeat(60_000));
+    let (e, read) = endless_error(Endless::new("-- 1 --\n000000: 01\n", &long));
+    assert!(
+        e.message.contains("field lines hold more than 16 MiB"),
+        "{e}"
+    );
+    assert!(read < 18 << 20, "read {read} bytes for it");
+}
+
+#[test]
+fn the_longest_field_line_a_packet_needs_is_read() {
+    // An IPv6 Hop-by-Hop header of 2,046 Pad1 options, the most it holds:
+    // its option list is the longest field line there is.
+    let mut f = hex("020000000002 020000000001 86dd");
+    f.extend(hex("60000000 0800 0040"));
+    f[18..20].copy_from_slice(&2048u16.to_be_bytes());
+    f.extend([0u8; 32]);
+    f.extend([59, 255]);
+    f.extend([0u8; 2046]);
+    let mut p = Packet::parse(&f);
+    let t = text::to_text(&mut p, FIELDS);
+    let longest = t.lines().map(str::len).max().unwrap();
+    assert!(
+        longest > 20_000 && longest < text::MAX_LINE / 2,
+        "{longest}"
+    );
+    let q = parse(&t).remove(0);
+    assert_eq!(q.raw_bytes(), &f[..]);
 }

@@ -328,7 +328,11 @@ fn errors_name_the_file_line_and_column() {
     // Binary that is no capture is not read as text.
     let o = run_in(&["analyze"], &[0xff, 0xfe, 0x00, 0x80, 0x81]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not UTF-8"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("neither pcap, pcapng nor text"),
+        "{}",
+        stderr(&o)
+    );
     // A usage error is status 2.
     let o = run(&["convert", "--to", "xml"]);
     assert_eq!(o.status.code(), Some(2));
@@ -488,4 +492,207 @@ fn script_text_functions_write_and_read_files() {
         "{}",
         stderr(&o)
     );
+}
+
+// ---- nothing lost, nothing unbounded ------------------------------------------
+
+fn u32b(v: u32, be: bool) -> [u8; 4] {
+    if be { v.to_be_bytes() } else { v.to_le_bytes() }
+}
+
+/// A classic pcap with every field a copy used to change: FCS bits in the
+/// link-type word, an original length below the captured one, fractions of
+/// a second out of range, an empty record, a snapshot length of 65535 and
+/// a time zone, in either byte order and resolution.
+fn odd_pcap(be: bool, nano: bool) -> Vec<u8> {
+    let unit: u32 = if nano { 1_000_000_000 } else { 1_000_000 };
+    let magic: u32 = if nano { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+    let mut f = Vec::new();
+    f.extend(u32b(magic, be));
+    f.extend(if be { [0, 2, 0, 4] } else { [2, 0, 4, 0] });
+    f.extend(u32b(-3600i32 as u32, be));
+    f.extend(u32b(0, be));
+    f.extend(u32b(65535, be));
+    f.extend(u32b(1 | 0x0400_0000 | (2 << 28), be));
+    let frame = std::fs::read("scripts/data/echo.pcap").unwrap()[40..138].to_vec();
+    for (sec, frac, data, orig) in [
+        (1_700_000_000u32, 5u32, &frame[..], 98u32),
+        (1_700_000_001, 6, &frame[..], 10),
+        (1_700_000_002, unit + unit / 2, &frame[..], 1514),
+        (1_700_000_003, u32::MAX, &frame[..20], 60),
+        (1_700_000_004, 7, &[][..], 60),
+    ] {
+        f.extend(u32b(sec, be));
+        f.extend(u32b(frac, be));
+        f.extend(u32b(data.len() as u32, be));
+        f.extend(u32b(orig, be));
+        f.extend(data);
+    }
+    f
+}
+
+#[test]
+fn convert_copies_a_capture_byte_for_byte() {
+    let d = scratch("exact");
+    for be in [false, true] {
+        for nano in [false, true] {
+            let bytes = odd_pcap(be, nano);
+            let src = d.join(format!("odd_{be}_{nano}.pcap"));
+            std::fs::write(&src, &bytes).unwrap();
+            let dst = d.join(format!("copy_{be}_{nano}.pcap"));
+            ok(&run(&["convert", s(&src), s(&dst)]));
+            assert_eq!(std::fs::read(&dst).unwrap(), bytes, "be {be} ns {nano}");
+            // and through a pipe
+            let o = run_in(&["convert", "--to", "pcap"], &bytes);
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert_eq!(o.stdout, bytes, "pipe: be {be} ns {nano}");
+        }
+    }
+    // the captures the tests keep, and a pcapng this tool wrote
+    let ng = d.join("echo.pcapng");
+    ok(&run(&["convert", "scripts/data/echo.pcap", s(&ng)]));
+    for src in [
+        "scripts/data/echo.pcap",
+        "tests/data/linktypes/sll2.pcap",
+        "tests/data/linktypes/raw229.pcap",
+        s(&ng),
+    ] {
+        let ext = if src.ends_with("ng") {
+            "pcapng"
+        } else {
+            "pcap"
+        };
+        let dst = d.join(format!("copy.{ext}"));
+        ok(&run(&["convert", src, s(&dst)]));
+        assert_eq!(
+            std::fs::read(&dst).unwrap(),
+            std::fs::read(src).unwrap(),
+            "{src}"
+        );
+    }
+}
+
+#[test]
+fn input_that_is_no_capture_and_no_text_says_so() {
+    let d = scratch("neither");
+    let bin = d.join("firmware.bin");
+    std::fs::write(&bin, [0xde, 0xad, 0xbe, 0xef, 0x00, 0x01, 0x02, 0x03, 0x04]).unwrap();
+    let o = run(&["convert", s(&bin)]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!(
+            "\"{}\" is neither pcap, pcapng nor text: it starts with the bytes de ad be ef 00 01 02 03",
+            s(&bin)
+        )),
+        "{e}"
+    );
+    assert!(e.contains("a1 b2 c3 d4"), "{e}");
+    assert!(!e.contains("UTF-8"), "{e}");
+}
+
+#[test]
+fn an_empty_file_is_an_error_and_an_empty_pipe_is_no_packets() {
+    let d = scratch("empty");
+    let empty = d.join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let out = d.join("out.pcap");
+    let o = run(&["convert", s(&empty), s(&out)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("\"{}\" is empty", s(&empty))),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "an empty input made {}", s(&out));
+    // a pipeline whose filter kept nothing still runs through
+    let o = run_in(&["analyze"], b"");
+    assert_eq!(ok(&o), "");
+}
+
+#[test]
+fn filter_says_when_its_last_word_names_no_file() {
+    let d = scratch("nofile");
+    let missing = d.join("missing.pcap");
+    for args in [
+        vec!["filter", "ip", s(&missing)],
+        vec!["filter", "ip", "missing.pcap"],
+        vec!["filter", "host", "198.18.0.1", "missing.pcap"],
+        vec!["filter", "arp.op==2", "capture"],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let e = stderr(&o);
+        let word = args.last().unwrap();
+        assert!(
+            e.contains(&format!("cannot open \"{word}\": no such file")),
+            "{args:?}: {e}"
+        );
+        assert!(!e.contains("unexpected"), "{args:?}: {e}");
+    }
+    // an expression that is wrong by itself is still reported as such
+    let o = run_in(&["filter", "net", "10.0.0.0/33"], b"");
+    assert!(stderr(&o).contains("prefix length"), "{}", stderr(&o));
+    let o = run_in(&["filter", "tcp", "port"], b"");
+    assert!(!stderr(&o).contains("no such file"), "{}", stderr(&o));
+}
+
+#[test]
+fn reports_do_not_wrap_when_read_by_a_program() {
+    // A deep path made the report wrap at 80 columns, splitting the
+    // message that tests and log searches look for.
+    let d = scratch(&"deep".repeat(20));
+    let missing = d.join("a_capture_that_is_not_there.pcap");
+    let o = run(&["analyze", s(&missing)]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.lines()
+            .any(|l| l.contains(s(&missing)) && l.contains("No such file")),
+        "{e}"
+    );
+    let o = run(&["-e", &format!("read_pcap(\"{}\")", s(&missing))]);
+    assert!(
+        stderr(&o)
+            .lines()
+            .any(|l| l.contains(s(&missing)) && l.contains("no such file")),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn endless_text_is_cut_at_a_line_not_read_into_memory() {
+    // `pktscript convert /dev/zero` grew to gigabytes in seconds.
+    let start = std::time::Instant::now();
+    let o = bin()
+        .args(["convert", "/dev/zero"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("neither pcap, pcapng nor text"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(start.elapsed().as_secs() < 10);
+    // text without a line end, from a pipe
+    let o = run_in(&["convert"], &vec![b'a'; 1 << 20]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("line 1 is longer than 65536 bytes"),
+        "{}",
+        stderr(&o)
+    );
+    // a SIZE line that disagrees with the hex names its line
+    let o = run_in(&["convert"], b"-- 1 --\nSIZE: 42/42\n000000: 01 02\n==\n");
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("SIZE says 42 bytes were captured, but the hex lines of this packet hold 2"),
+        "{e}"
+    );
+    assert!(e.contains("<stdin>:2:7"), "{e}");
 }

@@ -79,6 +79,7 @@ impl Frame {
             ts_nsec: self.ts_nsec,
             orig_len: self.orig_len,
             linktype,
+            raw: Default::default(),
         }
     }
 

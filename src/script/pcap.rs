@@ -24,6 +24,7 @@ pub fn packet_from_record(rec: Record) -> Packet {
     let mut p = Packet::dissect(rec.data, rec.linktype);
     p.time = Some((rec.ts_sec, rec.ts_nsec));
     p.set_orig_len(rec.orig_len);
+    p.capture_raw = rec.raw;
     p
 }
 
@@ -32,11 +33,13 @@ pub fn record_from_packet(p: &mut Packet) -> Record {
     let (ts_sec, ts_nsec) = p.time.unwrap_or_else(now);
     let data = p.bytes().to_vec();
     Record {
-        orig_len: p.wire_len() as u32,
+        // As captured while unedited, even below the captured length.
+        orig_len: p.orig_len().unwrap_or(data.len() as u32),
         data,
         ts_sec,
         ts_nsec,
         linktype: p.linktype,
+        raw: p.capture_raw,
     }
 }
 
@@ -51,7 +54,7 @@ fn now() -> (i64, u32) {
 #[derive(Clone)]
 pub struct Reader(
     Rc<RefCell<Option<PcapReader>>>,
-    Option<Rc<crate::filter::Filter>>,
+    Option<Rc<Vec<crate::filter::Insn>>>,
 );
 
 impl IntoIterator for Reader {
@@ -69,7 +72,7 @@ impl IntoIterator for Reader {
 pub struct ReaderIter(
     Rc<RefCell<Option<PcapReader>>>,
     crate::progress::Progress,
-    Option<Rc<crate::filter::Filter>>,
+    Option<Rc<Vec<crate::filter::Insn>>>,
 );
 
 impl Iterator for ReaderIter {
@@ -82,15 +85,10 @@ impl Iterator for ReaderIter {
             match r.next_into(&mut rec) {
                 Ok(true) => {
                     self.1.inc(1);
-                    if let Some(f) = &self.2 {
-                        match record_matches(f, &rec) {
-                            Ok(true) => {}
-                            Ok(false) => continue,
-                            Err(e) => {
-                                *slot = None;
-                                return Some(Err(e));
-                            }
-                        }
+                    if let Some(prog) = &self.2
+                        && !record_matches(prog, &rec)
+                    {
+                        continue;
                     }
                     return Some(Ok(packet_from_record(rec)));
                 }
@@ -107,21 +105,10 @@ impl Iterator for ReaderIter {
     }
 }
 
-/// Whether a filter accepts a record, with the program for the record's
-/// link type (compiled when first met); an error when the expression does
-/// not apply to that link type, as tcpdump refuses it for the capture.
-fn record_matches(f: &crate::filter::Filter, rec: &Record) -> R<bool> {
-    f.selects(&rec.data, rec.orig_len, rec.linktype)
-        .map_err(|e| super::filter_error(f.source(), &e))
-}
-
-/// The filter of `expr`, checked against the link type the capture starts
-/// with, so that an expression that cannot apply fails at once.
-fn capture_filter(expr: &str, r: &PcapReader) -> R<Rc<crate::filter::Filter>> {
-    let f = super::filter_of(expr)?;
-    f.program(r.linktype())
-        .map_err(|e| super::filter_error(expr, &e))?;
-    Ok(f)
+/// Whether a filter program accepts a record (Ethernet records only).
+fn record_matches(prog: &[crate::filter::Insn], rec: &Record) -> bool {
+    rec.linktype == crate::packet::LINKTYPE_ETHERNET
+        && crate::filter::run(prog, &rec.data, rec.orig_len) != 0
 }
 
 /// `pcap_writer(path)`: writes packets one at a time.
@@ -172,9 +159,17 @@ fn writer_write(w: &mut Writer, p: &mut Packet) -> R<()> {
 pub fn write_packet(w: &mut PcapWriter, p: &mut Packet) -> Result<(), PcapError> {
     let (ts_sec, ts_nsec) = p.time.unwrap_or_else(now);
     p.finish(); // before the length: building may grow the packet (option padding)
-    let orig = p.wire_len() as u32;
+    // As captured while unedited, even below the captured length.
+    let orig = p.orig_len().unwrap_or(p.wire_len() as u32);
     let linktype = p.linktype;
-    w.write_frame(p.raw_bytes(), ts_sec, ts_nsec, orig, linktype)
+    w.write_frame_raw(
+        p.raw_bytes(),
+        ts_sec,
+        ts_nsec,
+        orig,
+        linktype,
+        &p.capture_raw,
+    )
 }
 
 /// Copies a capture, setting fields in every packet that has the layer
@@ -267,19 +262,17 @@ pub fn register(e: &mut Engine) {
         Ok(Reader(Rc::new(RefCell::new(Some(r))), None))
     });
     e.register_fn("pcap_reader", |path: &str, expr: &str| -> R<Reader> {
-        super::filter_of(expr)?;
+        let prog = super::compile_filter(expr)?;
         let r = PcapReader::open(path).map_err(user_err)?;
-        let f = capture_filter(expr, &r)?;
-        Ok(Reader(Rc::new(RefCell::new(Some(r))), Some(f)))
+        Ok(Reader(Rc::new(RefCell::new(Some(r))), Some(prog)))
     });
     e.register_fn("read_pcap", |path: &str, expr: &str| -> R<Array> {
-        super::filter_of(expr)?;
+        let prog = super::compile_filter(expr)?;
         let mut r = PcapReader::open(path).map_err(user_err)?;
-        let f = capture_filter(expr, &r)?;
         let mut out = Array::new();
         let mut rec = Record::default();
         while r.next_into(&mut rec).map_err(user_err)? {
-            if record_matches(&f, &rec)? {
+            if record_matches(&prog, &rec) {
                 out.push(Dynamic::from(packet_from_record(std::mem::take(&mut rec))));
             }
         }
