@@ -37,6 +37,16 @@ struct Cli {
     #[arg(long, value_name = "EXPR")]
     dump_bpf: Option<String>,
 
+    /// The link type --dump-bpf compiles for, as tcpdump's -y: a number or a
+    /// name (EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6)
+    #[arg(
+        long,
+        value_name = "TYPE",
+        default_value = "EN10MB",
+        requires = "dump_bpf"
+    )]
+    linktype: String,
+
     /// Print the function and layer reference (docs/reference.md) and exit
     #[arg(long, hide = true)]
     reference: bool,
@@ -59,12 +69,30 @@ fn split_args(raw: &[std::ffi::OsString]) -> usize {
         match a.as_ref() {
             "--" => return i + 1,
             "-e" | "--eval" | "-i" | "--interactive" | "--max-operations" | "--iface"
-            | "--dump-bpf" => i += 2,
+            | "--dump-bpf" | "--linktype" => i += 2,
             s if s.starts_with('-') && s.len() > 1 => i += 1,
             _ => return i,
         }
     }
     raw.len()
+}
+
+/// A link type from its number or its name, as tcpdump's `-y` takes it
+/// (`EN10MB`, `LINUX_SLL`, `dlt_raw`; case does not matter).
+fn linktype_value(s: &str) -> Option<u32> {
+    if let Ok(n) = s.parse() {
+        return Some(n);
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper
+        .strip_prefix("DLT_")
+        .or_else(|| upper.strip_prefix("LINKTYPE_"))
+        .unwrap_or(&upper);
+    // tcpdump calls Ethernet EN10MB (its DLT name), pcap files ETHERNET.
+    if name == "EN10MB" {
+        return Some(pktscript::packet::LINKTYPE_ETHERNET);
+    }
+    (0..=u16::MAX as u32).find(|&n| pktscript::pcap::linktype_name(n) == name)
 }
 
 /// `pktscript test [PATH...]`: runs script tests and checks them against pcap files.
@@ -130,7 +158,14 @@ fn main() -> ExitCode {
         record: None,
     };
     if let Some(expr) = &cli.dump_bpf {
-        return match pktscript::filter::compile(expr) {
+        let Some(linktype) = linktype_value(&cli.linktype) else {
+            eprintln!(
+                "pktscript: --linktype {}: not a link type (give a number or a name such as EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6)",
+                cli.linktype
+            );
+            return ExitCode::from(2);
+        };
+        return match pktscript::filter::compile_for(expr, linktype) {
             Ok(prog) => {
                 print!("{}", pktscript::filter::dump(&prog));
                 ExitCode::SUCCESS

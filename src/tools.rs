@@ -249,12 +249,7 @@ fn run(cmd: Cmd) -> Res<u8> {
                 }
             }
             match Selector::new(&expr.join(" "))? {
-                Selector::Bpf(prog, _) => {
-                    let pre = |data: &[u8], wire: u32, lt: u32| {
-                        bpf_selects(&prog, data, wire, lt) != invert
-                    };
-                    pipe_where(input.as_deref(), &out, Some(&pre), |_| true)
-                }
+                Selector::Bpf(f, _) => filter_pipe(input.as_deref(), &out, &f, invert),
                 sel => pipe(input.as_deref(), &out, |p| sel.selects(p) != invert),
             }
         }
@@ -288,7 +283,7 @@ fn breaks_at_last_word(words: &[String]) -> bool {
         return true;
     }
     let start = full.len() - words.last().map_or(0, String::len);
-    match crate::filter::compile(&full) {
+    match crate::filter::Filter::new(&full) {
         Ok(_) => false,
         Err(e) => e.offset >= start && e.offset < full.len(),
     }
@@ -603,9 +598,10 @@ fn pipe_where(
 // Filters
 // ---------------------------------------------------------------------------
 
-/// A tcpdump expression, or a pkttools-style field test.
+/// A tcpdump expression (compiled per link type; whether it can run in
+/// the kernel), or a pkttools-style field test.
 pub enum Selector {
-    Bpf(Vec<crate::filter::Insn>, bool),
+    Bpf(crate::filter::Filter, bool),
     Fields(FieldTest),
 }
 
@@ -619,26 +615,70 @@ impl Selector {
                 )
             });
         }
-        match crate::filter::compile(expr) {
-            Ok(prog) => Ok(Selector::Bpf(prog, crate::filter::runs_in_kernel(expr))),
+        match crate::filter::Filter::new(expr) {
+            Ok(f) => Ok(Selector::Bpf(f, crate::filter::runs_in_kernel(expr))),
             Err(e) => Err(e.report(expr)),
         }
     }
 
-    /// Whether the selector keeps `p`.
+    /// The program of a tcpdump expression for frames of `linktype`, or why
+    /// the expression does not apply to that link type (None for field tests).
+    pub fn program(&self, linktype: u32) -> Res<Option<std::rc::Rc<Vec<crate::filter::Insn>>>> {
+        match self {
+            Selector::Bpf(f, _) => f
+                .program(linktype)
+                .map(Some)
+                .map_err(|e| e.report(f.source())),
+            Selector::Fields(_) => Ok(None),
+        }
+    }
+
+    /// Whether the selector keeps `p` (a tcpdump expression that does not
+    /// apply to the packet's link type keeps nothing; check it first with
+    /// [`Selector::program`]).
     pub fn selects(&self, p: &Packet) -> bool {
         match self {
-            Selector::Bpf(prog, _) => {
-                bpf_selects(prog, p.raw_bytes(), p.wire_len() as u32, p.linktype)
-            }
+            Selector::Bpf(f, _) => f
+                .selects(p.raw_bytes(), p.wire_len() as u32, p.linktype)
+                .unwrap_or(false),
             Selector::Fields(t) => t.matches(p),
         }
     }
 }
 
-/// Whether a tcpdump program selects a frame (programs are for Ethernet).
-fn bpf_selects(prog: &[crate::filter::Insn], data: &[u8], wire: u32, linktype: u32) -> bool {
-    linktype == crate::packet::LINKTYPE_ETHERNET && crate::filter::run(prog, data, wire) != 0
+/// `pktscript filter EXPR`: copies the frames the expression selects (or,
+/// with `invert`, those it does not). An expression that does not apply to
+/// the link type of a frame (`ether host` on a cooked capture, `ip6` on raw
+/// IPv4) stops the copy with its error, as tcpdump refuses it.
+fn filter_pipe(
+    input: Option<&Path>,
+    out: &OutArgs,
+    f: &crate::filter::Filter,
+    invert: bool,
+) -> Res<u8> {
+    let failed = std::cell::RefCell::new(None);
+    // A frame whose link type the expression cannot apply to passes the
+    // raw test, to be stopped below with the error.
+    let pre = |data: &[u8], wire: u32, lt: u32| match f.selects(data, wire, lt) {
+        Ok(yes) => yes != invert,
+        Err(e) => {
+            failed.borrow_mut().get_or_insert(e);
+            true
+        }
+    };
+    let mut src = Source::open(input)?;
+    let mut sink = Sink::open(out, streaming(input))?;
+    while let Some(mut p) = src.next_where(Some(&pre))? {
+        if let Some(e) = failed.borrow_mut().take() {
+            return Err(e.report(f.source()));
+        }
+        if src.has_fields() {
+            sink.keep_fields();
+        }
+        sink.write(&mut p)?;
+    }
+    sink.finish()?;
+    Ok(0)
 }
 
 // ---------------------------------------------------------------------------
@@ -789,8 +829,12 @@ fn recv(o: &RecvArgs) -> Res<u8> {
         },
     )?;
     link.set_outgoing(o.direction != Dir::In);
-    if let Some(Selector::Bpf(prog, true)) = &selector {
-        link.set_filter(Some(&crate::filter::to_sock_filters(prog)))?;
+    if let Some(sel) = &selector {
+        // The expression must apply to the interface's link type.
+        let prog = sel.program(link.linktype())?;
+        if let (Selector::Bpf(_, true), Some(prog)) = (sel, prog) {
+            link.set_filter(Some(&crate::filter::to_sock_filters(&prog)))?;
+        }
     }
     let out = OutArgs {
         output: o.write.clone(),

@@ -54,7 +54,7 @@ fn now() -> (i64, u32) {
 #[derive(Clone)]
 pub struct Reader(
     Rc<RefCell<Option<PcapReader>>>,
-    Option<Rc<Vec<crate::filter::Insn>>>,
+    Option<Rc<crate::filter::Filter>>,
 );
 
 impl IntoIterator for Reader {
@@ -72,7 +72,7 @@ impl IntoIterator for Reader {
 pub struct ReaderIter(
     Rc<RefCell<Option<PcapReader>>>,
     crate::progress::Progress,
-    Option<Rc<Vec<crate::filter::Insn>>>,
+    Option<Rc<crate::filter::Filter>>,
 );
 
 impl Iterator for ReaderIter {
@@ -85,10 +85,15 @@ impl Iterator for ReaderIter {
             match r.next_into(&mut rec) {
                 Ok(true) => {
                     self.1.inc(1);
-                    if let Some(prog) = &self.2
-                        && !record_matches(prog, &rec)
-                    {
-                        continue;
+                    if let Some(f) = &self.2 {
+                        match record_matches(f, &rec) {
+                            Ok(true) => {}
+                            Ok(false) => continue,
+                            Err(e) => {
+                                *slot = None;
+                                return Some(Err(e));
+                            }
+                        }
                     }
                     return Some(Ok(packet_from_record(rec)));
                 }
@@ -105,10 +110,21 @@ impl Iterator for ReaderIter {
     }
 }
 
-/// Whether a filter program accepts a record (Ethernet records only).
-fn record_matches(prog: &[crate::filter::Insn], rec: &Record) -> bool {
-    rec.linktype == crate::packet::LINKTYPE_ETHERNET
-        && crate::filter::run(prog, &rec.data, rec.orig_len) != 0
+/// Whether a filter accepts a record, with the program for the record's
+/// link type (compiled when first met); an error when the expression does
+/// not apply to that link type, as tcpdump refuses it for the capture.
+fn record_matches(f: &crate::filter::Filter, rec: &Record) -> R<bool> {
+    f.selects(&rec.data, rec.orig_len, rec.linktype)
+        .map_err(|e| super::filter_error(f.source(), &e))
+}
+
+/// The filter of `expr`, checked against the link type the capture starts
+/// with, so that an expression that cannot apply fails at once.
+fn capture_filter(expr: &str, r: &PcapReader) -> R<Rc<crate::filter::Filter>> {
+    let f = super::filter_of(expr)?;
+    f.program(r.linktype())
+        .map_err(|e| super::filter_error(expr, &e))?;
+    Ok(f)
 }
 
 /// `pcap_writer(path)`: writes packets one at a time.
@@ -262,17 +278,19 @@ pub fn register(e: &mut Engine) {
         Ok(Reader(Rc::new(RefCell::new(Some(r))), None))
     });
     e.register_fn("pcap_reader", |path: &str, expr: &str| -> R<Reader> {
-        let prog = super::compile_filter(expr)?;
+        super::filter_of(expr)?;
         let r = PcapReader::open(path).map_err(user_err)?;
-        Ok(Reader(Rc::new(RefCell::new(Some(r))), Some(prog)))
+        let f = capture_filter(expr, &r)?;
+        Ok(Reader(Rc::new(RefCell::new(Some(r))), Some(f)))
     });
     e.register_fn("read_pcap", |path: &str, expr: &str| -> R<Array> {
-        let prog = super::compile_filter(expr)?;
+        super::filter_of(expr)?;
         let mut r = PcapReader::open(path).map_err(user_err)?;
+        let f = capture_filter(expr, &r)?;
         let mut out = Array::new();
         let mut rec = Record::default();
         while r.next_into(&mut rec).map_err(user_err)? {
-            if record_matches(&prog, &rec) {
+            if record_matches(&f, &rec)? {
                 out.push(Dynamic::from(packet_from_record(std::mem::take(&mut rec))));
             }
         }
