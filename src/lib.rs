@@ -10,6 +10,7 @@ pub mod filter;
 pub mod layers;
 pub mod link;
 pub mod net;
+pub mod output;
 pub mod packet;
 pub mod pcap;
 pub mod progress;

@@ -232,6 +232,12 @@ fn main() -> ExitCode {
     } else {
         cli.args.extend(tail);
     }
+    if cli.expr.is_some() || cli.script.is_some() {
+        // SIGINT and SIGTERM stop a script at its next operation: its open
+        // pcap_writers are closed (whole records, renamed into place) and
+        // the exit status is 130 or 143.
+        pktscript::output::catch_signals();
+    }
     let result = if let Some(expr) = &cli.expr {
         let mut args = cli.args.clone();
         if let Some(s) = &cli.script {

@@ -15,6 +15,8 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
+use crate::output::{AtomicFile, Output};
+
 /// The largest captured length accepted for one record (256 KiB), when
 /// reading and when writing.
 pub const MAX_RECORD: u32 = 256 * 1024;
@@ -235,6 +237,13 @@ pub enum PcapErrorKind {
 }
 
 impl PcapError {
+    /// An I/O error writing `path`.
+    pub fn new_writing(path: &str, e: io::Error) -> Self {
+        let mut err = PcapError::new(path, PcapErrorKind::Io(e));
+        err.writing = true;
+        err
+    }
+
     fn new(path: &str, kind: PcapErrorKind) -> Self {
         PcapError {
             path: path.to_string(),
@@ -1399,10 +1408,16 @@ pub fn read_all(path: impl AsRef<Path>) -> Result<Vec<Record>, PcapError> {
 /// when the record was read from one, or at `flush`/`close`) and each
 /// [`write`](PcapWriter::write) writes one complete record. A record read
 /// from a file of the same format is written back as it was read
-/// ([`RawFields`]). The output is a valid capture whenever the writer is
-/// flushed or dropped.
+/// ([`RawFields`]).
+///
+/// A file ([`create`](PcapWriter::create)) is written under a temporary
+/// name beside it and renamed into place by [`close`](PcapWriter::close)
+/// (see [`crate::output`]): until then the path keeps what it had, and a
+/// writer dropped without `close` (an error, an early return) leaves it so.
+/// A stream ([`to_writer`](PcapWriter::to_writer)) is flushed by `close`
+/// and when dropped.
 pub struct PcapWriter {
-    w: BufWriter<Box<dyn Write + Send>>,
+    w: BufWriter<Output>,
     path: String,
     format: Format,
     linktype: u32,
@@ -1410,6 +1425,9 @@ pub struct PcapWriter {
     /// of each interface written so far.
     ifaces: Vec<u32>,
     count: u64,
+    /// A write failed: the output may end inside a record, so nothing more
+    /// is written and `close` fails.
+    failed: bool,
     /// Classic pcap: the file header waits for the first record, whose
     /// file header it copies when the record was read from a classic pcap
     /// (byte order, resolution, snapshot length, the link-type word's FCS
@@ -1431,28 +1449,34 @@ impl fmt::Debug for PcapWriter {
 }
 
 impl PcapWriter {
-    /// Creates (or truncates) a file; the format follows the name: `.pcapng`
-    /// gives pcapng, anything else classic microsecond pcap.
+    /// Starts writing a file, which [`close`](PcapWriter::close) puts in
+    /// place (the path is untouched until then); the format follows the
+    /// name: `.pcapng` gives pcapng, anything else classic microsecond pcap.
     pub fn create(path: impl AsRef<Path>, linktype: u32) -> Result<Self, PcapError> {
         let format = Format::from_path(path.as_ref());
         Self::create_with(path, linktype, format)
     }
 
-    /// Creates (or truncates) a file in the given format.
+    /// Like [`create`](PcapWriter::create), in the given format.
     pub fn create_with(
         path: impl AsRef<Path>,
         linktype: u32,
         format: Format,
     ) -> Result<Self, PcapError> {
         let path = path.as_ref();
-        let name = path.display().to_string();
-        let file = File::create(path).map_err(|e| {
-            let mut err = PcapError::new(&name, PcapErrorKind::Io(e));
-            err.writing = true;
+        let file = AtomicFile::create(path).map_err(|e| {
+            let mut err = PcapError::new_writing(&path.display().to_string(), e);
             err.format = Some(format);
             err
         })?;
-        Self::to_writer_named(Box::new(file), &name, linktype, format)
+        Self::to_file(file, linktype, format)
+    }
+
+    /// Writes a file already started (its temporary file created), which
+    /// [`close`](PcapWriter::close) commits.
+    pub fn to_file(file: AtomicFile, linktype: u32, format: Format) -> Result<Self, PcapError> {
+        let name = file.name().to_string();
+        Self::to_output(Output::File(file), &name, linktype, format)
     }
 
     /// Writes to any writer (e.g. stdout).
@@ -1471,13 +1495,24 @@ impl PcapWriter {
         linktype: u32,
         format: Format,
     ) -> Result<Self, PcapError> {
+        Self::to_output(Output::Stream(w), name, linktype, format)
+    }
+
+    /// Writes to a file or a stream; the file header goes first.
+    pub fn to_output(
+        out: Output,
+        name: &str,
+        linktype: u32,
+        format: Format,
+    ) -> Result<Self, PcapError> {
         let mut wr = PcapWriter {
-            w: BufWriter::with_capacity(BUF_SIZE, w),
+            w: BufWriter::with_capacity(BUF_SIZE, out),
             path: name.to_string(),
             format,
             linktype,
             ifaces: Vec::new(),
             count: 0,
+            failed: false,
             header_pending: false,
             big_endian: false,
         };
@@ -1519,8 +1554,21 @@ impl PcapWriter {
     fn put(&mut self, bytes: &[u8]) -> Result<(), PcapError> {
         match self.w.write_all(bytes) {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.err(PcapErrorKind::Io(e))),
+            Err(e) => {
+                self.failed = true;
+                Err(self.err(PcapErrorKind::Io(e)))
+            }
         }
+    }
+
+    /// The error for any use after a failed write.
+    fn check_failed(&self) -> Result<(), PcapError> {
+        if self.failed {
+            return Err(self.err(PcapErrorKind::Io(io::Error::other(
+                "an earlier write to it failed, so it may end inside a record; nothing more is written",
+            ))));
+        }
+        Ok(())
     }
 
     /// Writes the classic file header if it is still pending: the one the
@@ -1652,6 +1700,7 @@ impl PcapWriter {
         linktype: u32,
         raw: &RawFields,
     ) -> Result<(), PcapError> {
+        self.check_failed()?;
         let index = self.count;
         let cap = data.len();
         if cap > MAX_RECORD as usize {
@@ -1749,23 +1798,41 @@ impl PcapWriter {
 
     /// Pushes buffered records to the file.
     pub fn flush(&mut self) -> Result<(), PcapError> {
+        self.check_failed()?;
         self.write_classic_header(None)?;
         match self.w.flush() {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.failed = true;
+                Err(self.err(PcapErrorKind::Io(e)))
+            }
+        }
+    }
+
+    /// Flushes and completes the output, reporting any error: a file is
+    /// synced and renamed over its path (on an error the path keeps its
+    /// old content), a stream is flushed.
+    pub fn close(mut self) -> Result<(), PcapError> {
+        self.check_failed()?;
+        self.write_classic_header(None)?;
+        let done = std::mem::replace(
+            &mut self.w,
+            BufWriter::with_capacity(0, Output::Stream(Box::new(io::sink()))),
+        );
+        match crate::output::finish_buffered(done) {
             Ok(()) => Ok(()),
             Err(e) => Err(self.err(PcapErrorKind::Io(e))),
         }
     }
-
-    /// Flushes and closes, reporting any error (dropping flushes too, but
-    /// ignores errors).
-    pub fn close(mut self) -> Result<(), PcapError> {
-        self.flush()
-    }
 }
 
 impl Drop for PcapWriter {
+    /// A stream is flushed (errors ignored); a file not closed is
+    /// discarded, its path untouched.
     fn drop(&mut self) {
-        let _ = self.write_classic_header(None);
-        let _ = self.w.flush();
+        if matches!(self.w.get_ref(), Output::Stream(_)) {
+            let _ = self.write_classic_header(None);
+            let _ = self.w.flush();
+        }
     }
 }

@@ -1260,19 +1260,29 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<Packet>, TextError> {
     TextReader::new(io::BufReader::new(f), &path.display().to_string()).collect()
 }
 
-/// Writes packets to a text file.
+/// Writes packets to a text file, which replaces `path` only once complete
+/// (see [`crate::output`]): on an error `path` keeps what it had.
 pub fn write_file(
     path: &std::path::Path,
     packets: &mut [Packet],
     opts: TextOptions,
 ) -> Result<(), TextError> {
+    use crate::output::{AtomicFile, Output, finish_buffered};
     let name = path.display().to_string();
-    let f = std::fs::File::create(path).map_err(|e| io_error(&name, &e))?;
-    let mut w = TextWriter::new(io::BufWriter::new(f), opts);
+    let failed = |e: io::Error| -> TextError {
+        TextErrorDetail {
+            message: format!("cannot write: {e}"),
+            help: Some("check that the disk is not full; the file keeps what it had".to_string()),
+            ..(*io_error(&name, &e)).clone()
+        }
+        .into()
+    };
+    let f = AtomicFile::create(path).map_err(|e| io_error(&name, &e))?;
+    let mut w = TextWriter::new(io::BufWriter::new(Output::File(f)), opts);
     for p in packets {
-        w.write(p).map_err(|e| io_error(&name, &e))?;
+        w.write(p).map_err(failed)?;
     }
-    w.flush().map_err(|e| io_error(&name, &e))
+    finish_buffered(w.into_inner()).map_err(failed)
 }
 
 /// An I/O error on `name`, as a text error with no line.

@@ -11,13 +11,14 @@
 //! `LiveLink` and `net::capture`.
 
 use crate::link::{Link, LiveLink, LiveOptions};
+use crate::output::{AtomicFile, Output};
 use crate::packet::Packet;
 use crate::pcap::{Format, PcapReader, PcapWriter, Record};
 use crate::text::{FieldTest, TextOptions, TextReader, TextWriter};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// The subcommands' names, for the command line's dispatch.
@@ -439,16 +440,20 @@ impl Source {
 // Output
 // ---------------------------------------------------------------------------
 
-/// Where packets go: text, or a capture file created at the first packet
-/// (so its link type is that packet's).
+/// Where packets go: text, or a capture whose header waits for the first
+/// packet (so its link type is that packet's). A file is written under a
+/// temporary name beside it and renamed into place by
+/// [`finish`](Sink::finish) (see [`crate::output`]); a sink dropped
+/// unfinished (an error, a signal) leaves the file as it was.
 pub enum Sink {
-    Text(TextWriter<Box<dyn Write>>, bool),
+    /// The writer, whether to flush per packet, the name for messages.
+    Text(TextWriter<io::BufWriter<Output>>, bool, String),
     Capture(CaptureSink),
 }
 
-/// A capture file whose header waits for the first packet's link type.
+/// A capture whose header waits for the first packet's link type.
 pub struct CaptureSink {
-    out: Option<Box<dyn Write + Send>>,
+    out: Option<Output>,
     name: String,
     format: Format,
     writer: Option<PcapWriter>,
@@ -460,12 +465,7 @@ impl CaptureSink {
         if self.writer.is_none()
             && let Some(o) = self.out.take()
         {
-            self.writer = Some(PcapWriter::to_writer_named(
-                o,
-                &self.name,
-                linktype,
-                self.format,
-            )?);
+            self.writer = Some(PcapWriter::to_output(o, &self.name, linktype, self.format)?);
         }
         Ok(self.writer.as_mut())
     }
@@ -483,24 +483,28 @@ impl Sink {
             },
             None => OutFormat::Text,
         });
-        let (w, name): (Box<dyn Write + Send>, String) = match &o.output {
-            Some(p) if p != Path::new("-") => {
+        let (w, name) = match output_file(o) {
+            Some(p) => {
                 let name = p.display().to_string();
-                let f = std::fs::File::create(p).map_err(|e| {
+                let f = AtomicFile::create(p).map_err(|e| {
                     miette::Report::new(crate::text::io_error(&name, &e))
                         .wrap_err(format!("cannot create {name}"))
                 })?;
-                (Box::new(f), name)
+                (Output::File(f), name)
             }
-            _ => (Box::new(io::stdout()), "<stdout>".to_string()),
+            None => (
+                Output::Stream(Box::new(io::stdout())),
+                "<stdout>".to_string(),
+            ),
         };
         Ok(match format {
             OutFormat::Text => Sink::Text(
                 TextWriter::new(
-                    Box::new(io::BufWriter::with_capacity(1 << 16, w)),
+                    io::BufWriter::with_capacity(1 << 16, w),
                     TextOptions { fields: o.fields },
                 ),
                 streaming,
+                name,
             ),
             OutFormat::Pcap | OutFormat::Pcapng => Sink::Capture(CaptureSink {
                 out: Some(w),
@@ -517,7 +521,7 @@ impl Sink {
 
     /// Writes field lines from now on (text only).
     pub fn keep_fields(&mut self) {
-        if let Sink::Text(w, _) = self
+        if let Sink::Text(w, ..) = self
             && !w.options().fields
         {
             w.set_options(TextOptions { fields: true });
@@ -527,10 +531,10 @@ impl Sink {
     /// Writes one packet (built first).
     pub fn write(&mut self, p: &mut Packet) -> Res<()> {
         match self {
-            Sink::Text(w, streaming) => {
-                w.write(p).map_err(io_report)?;
+            Sink::Text(w, streaming, name) => {
+                w.write(p).map_err(|e| write_report(name, e))?;
                 if *streaming {
-                    w.flush().map_err(io_report)?;
+                    w.flush().map_err(|e| write_report(name, e))?;
                 }
                 Ok(())
             }
@@ -543,10 +547,13 @@ impl Sink {
         }
     }
 
-    /// Flushes (an empty capture still gets its file header).
+    /// Completes the output: flushes it, and puts a file in place (an
+    /// empty capture still gets its file header).
     pub fn finish(self) -> Res<()> {
         match self {
-            Sink::Text(mut w, _) => w.flush().map_err(io_report),
+            Sink::Text(w, _, name) => {
+                crate::output::finish_buffered(w.into_inner()).map_err(|e| write_report(&name, e))
+            }
             Sink::Capture(mut c) => {
                 c.writer(crate::packet::LINKTYPE_ETHERNET)?;
                 match c.writer.take() {
@@ -558,8 +565,21 @@ impl Sink {
     }
 }
 
+/// The file `o` writes to (`None`: standard output).
+fn output_file(o: &OutArgs) -> Option<&Path> {
+    o.output.as_deref().filter(|p| *p != Path::new("-"))
+}
+
 fn io_report(e: io::Error) -> miette::Report {
     miette::miette!("cannot write: {e}")
+}
+
+/// A write to `name` failed (a file then keeps what it had).
+fn write_report(name: &str, e: io::Error) -> miette::Report {
+    miette::miette!(
+        help = "check that the disk is not full and that you may write there",
+        "cannot write {name}: {e}"
+    )
 }
 
 /// Whether input from `path` arrives as a stream (so output is flushed per packet).
@@ -579,9 +599,18 @@ fn pipe_where(
     pre: Option<&RawTest<'_>>,
     mut keep: impl FnMut(&mut Packet) -> bool,
 ) -> Res<u8> {
+    catch_signals_for(out);
     let mut src = Source::open(input)?;
     let mut sink = Sink::open(out, streaming(input))?;
-    while let Some(mut p) = src.next_where(pre)? {
+    loop {
+        let next = src.next_where(pre);
+        // Stopped by a signal: the sink is dropped, a file keeps what it had.
+        if let Some(code) = stopped() {
+            return Ok(code);
+        }
+        let Some(mut p) = next? else {
+            break;
+        };
         if src.has_fields() {
             // Text with field lines keeps them through the pipeline.
             sink.keep_fields();
@@ -590,8 +619,32 @@ fn pipe_where(
             sink.write(&mut p)?;
         }
     }
+    finish_offline(sink)
+}
+
+/// An offline job writing a file ends between two packets on SIGINT or
+/// SIGTERM, leaving the file as it was (see [`stopped`]); to standard
+/// output it ends as the signal ends any process.
+fn catch_signals_for(out: &OutArgs) {
+    if output_file(out).is_some() {
+        crate::output::catch_signals();
+    }
+}
+
+/// The exit status of a job a signal stopped (130, 143), if one did.
+fn stopped() -> Option<u8> {
+    crate::output::interrupted().map(crate::output::exit_status)
+}
+
+/// Completes an offline job's output, unless a signal came first (the
+/// output is then dropped, a file keeps what it had). A signal that comes
+/// during the rename still gives its status, with the complete file.
+fn finish_offline(sink: Sink) -> Res<u8> {
+    if let Some(code) = stopped() {
+        return Ok(code);
+    }
     sink.finish()?;
-    Ok(0)
+    Ok(stopped().unwrap_or(0))
 }
 
 // ---------------------------------------------------------------------------
@@ -666,9 +719,17 @@ fn filter_pipe(
             true
         }
     };
+    catch_signals_for(out);
     let mut src = Source::open(input)?;
     let mut sink = Sink::open(out, streaming(input))?;
-    while let Some(mut p) = src.next_where(Some(&pre))? {
+    loop {
+        let next = src.next_where(Some(&pre));
+        if let Some(code) = stopped() {
+            return Ok(code);
+        }
+        let Some(mut p) = next? else {
+            break;
+        };
         if let Some(e) = failed.borrow_mut().take() {
             return Err(e.report(f.source()));
         }
@@ -677,8 +738,7 @@ fn filter_pipe(
         }
         sink.write(&mut p)?;
     }
-    sink.finish()?;
-    Ok(0)
+    finish_offline(sink)
 }
 
 // ---------------------------------------------------------------------------
@@ -746,20 +806,13 @@ fn check(input: Option<&Path>) -> Res<u8> {
 // recv, send
 // ---------------------------------------------------------------------------
 
-static STOP: AtomicBool = AtomicBool::new(false);
+use crate::output::STOP;
 
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
-
-/// Ctrl-C (and SIGTERM) end a capture cleanly: the output is flushed and
-/// the counts printed, as tcpdump does.
+/// Ctrl-C (and SIGTERM) end a capture or a send cleanly: the record in hand
+/// is finished, the output flushed and put in place, the counts printed, as
+/// tcpdump does; the exit status is then 130 (143).
 fn catch_interrupts() {
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    crate::output::catch_signals();
 }
 
 /// The interface, from `-i` or else the first word, and the other words.
@@ -803,6 +856,7 @@ impl miette::Diagnostic for UsageError {
 }
 
 fn recv(o: &RecvArgs) -> Res<u8> {
+    catch_interrupts();
     let (iface, filter) = iface_and_rest(o.interface.clone(), o.words.clone(), "recv")?;
     let iface = iface.as_str();
     let expr = filter.join(" ");
@@ -848,7 +902,6 @@ fn recv(o: &RecvArgs) -> Res<u8> {
         fields: o.fields,
     };
     let mut sink = Sink::open(&out, true)?;
-    catch_interrupts();
     let copts = crate::net::CaptureOptions {
         count: o.count,
         timeout,
@@ -867,7 +920,12 @@ fn recv(o: &RecvArgs) -> Res<u8> {
     });
     let stats = match res {
         Ok(s) => s,
-        Err(crate::net::CaptureError::Link(e)) => return Err(e.into()),
+        Err(crate::net::CaptureError::Link(e)) => {
+            // What was captured is kept: whole records, put in place.
+            sink.finish()?;
+            return Err(e.into());
+        }
+        // A write failed: the output is dropped, a file keeps what it had.
         Err(crate::net::CaptureError::Callback(e)) => return Err(e),
     };
     sink.finish()?;
@@ -876,7 +934,7 @@ fn recv(o: &RecvArgs) -> Res<u8> {
         if kept == 1 { "" } else { "s" },
         stats.dropped
     );
-    Ok(0)
+    Ok(stopped().unwrap_or(0))
 }
 
 fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat: u64) -> Res<u8> {
@@ -1009,7 +1067,7 @@ fn send(iface: &str, input: Option<&Path>, fast: bool, pps: Option<f64>, repeat:
         "{sent} packet{} sent on {iface} in {secs:.3} s",
         if sent == 1 { "" } else { "s" }
     );
-    Ok(0)
+    Ok(stopped().unwrap_or(0))
 }
 
 fn flush_batch(link: &mut LiveLink, batch: &mut Vec<Packet>) -> Res<u64> {

@@ -369,14 +369,17 @@ fn to_writer_and_from_reader_streams() {
 }
 
 #[test]
-fn drop_leaves_a_readable_file() {
+fn drop_without_close_leaves_the_path_as_it_was() {
     for (name, format) in [
         ("drop.pcap", Format::Pcap),
         ("drop_ns.pcap", Format::PcapNs),
         ("drop.pcapng", Format::PcapNg),
     ] {
         let p = tmp(name);
-        {
+        let write_1000 = |old: Option<&[u8]>| {
+            if let Some(old) = old {
+                std::fs::write(&p, old).unwrap();
+            }
             let mut w = PcapWriter::create_with(&p, 1, format).unwrap();
             for i in 0..1000u32 {
                 w.write(&rec(
@@ -387,13 +390,32 @@ fn drop_leaves_a_readable_file() {
                 ))
                 .unwrap();
             }
-            // no close(): the writer is dropped here, as when a script ends early
-        }
+            w
+        };
+        // No close(): the writer is dropped, as when a job fails, and the
+        // path keeps what it had (here: nothing, then an old file).
+        drop(write_1000(None));
+        assert!(!p.exists(), "{name}");
+        drop(write_1000(Some(b"old")));
+        assert_eq!(std::fs::read(&p).unwrap(), b"old", "{name}");
+        // close() puts the file in place.
+        write_1000(Some(b"old")).close().unwrap();
         let back = read_all(&p).unwrap();
         assert_eq!(back.len(), 1000, "{name}");
         assert_eq!(back[999].data, udp_frame(&999u32.to_be_bytes()));
         assert_eq!(back[999].ts_sec, 1999);
         assert_eq!(back[999].ts_nsec, 999_000);
+        let dir = p.parent().unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!(".{name}.pktscript-"))
+            })
+            .collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
     }
 }
 

@@ -619,7 +619,7 @@ fn recv_ends_on_sigint_with_everything_flushed() {
         "took {:?} to stop",
         t.elapsed()
     );
-    assert_eq!(r.status, 0, "exit status after SIGINT: {r:#?}");
+    assert_eq!(r.status, 130, "exit status after SIGINT: {r:#?}");
     assert_eq!(
         r.stderr.trim_end(),
         format!("2 packets captured on {dev0}, 0 dropped by the kernel"),
@@ -670,7 +670,7 @@ fn recv_leaves_promiscuous_mode_off_unless_asked() {
     let during = promiscuity(&lan, 0);
     signal(&child, libc::SIGINT);
     let r = finish(child, Duration::from_secs(5));
-    assert_eq!(r.status, 0, "{r:#?}");
+    assert_eq!(r.status, 130, "{r:#?}");
     assert_eq!(during, (0, false), "plain recv made {dev0} promiscuous");
 
     let child = start_capture(
@@ -683,7 +683,7 @@ fn recv_leaves_promiscuous_mode_off_unless_asked() {
     let during = promiscuity(&lan, 0);
     signal(&child, libc::SIGINT);
     let r = finish(child, Duration::from_secs(5));
-    assert_eq!(r.status, 0, "{r:#?}");
+    assert_eq!(r.status, 130, "{r:#?}");
     assert_eq!(
         during,
         (1, true),
@@ -1187,7 +1187,7 @@ fn send_ends_on_sigint_during_a_long_recorded_pause() {
         "took {:?} to stop",
         t.elapsed()
     );
-    assert_eq!(r.status, 0, "{r:#?}");
+    assert_eq!(r.status, 130, "{r:#?}");
     assert!(
         r.stderr.contains(&format!("1 packet sent on {dev0} in ")),
         "{r:#?}"

@@ -156,6 +156,43 @@ pub fn filter_error(expr: &str, e: &crate::filter::FilterError) -> Box<EvalAltRe
 #[derive(Debug, Clone, Copy)]
 pub struct ExitCode(pub i64);
 
+/// What a script stopped by SIGINT or SIGTERM ends with (the token of
+/// Rhai's `ErrorTerminated`): the signal.
+#[derive(Debug, Clone, Copy)]
+pub struct Interrupted(pub i32);
+
+/// Stops the script if a signal asked (see [`crate::output::catch_signals`]):
+/// checked before every operation, and per record by native loops.
+pub fn check_interrupted() -> Result<(), Box<EvalAltResult>> {
+    match crate::output::interrupted() {
+        Some(sig) => Err(EvalAltResult::ErrorTerminated(
+            Dynamic::from(Interrupted(sig)),
+            Position::NONE,
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// `sleep(seconds)`: waits in slices, so that a signal stops the script
+/// within 100 ms.
+fn sleep_secs(t: f64) -> Result<(), Box<EvalAltResult>> {
+    if !(0.0..=86400.0).contains(&t) {
+        return Err(err_msg(format!(
+            "sleep({t}): seconds must be between 0 and 86400"
+        )));
+    }
+    let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(t);
+    loop {
+        check_interrupted()?;
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
+    }
+}
+
 /// Source texts by name, for error reports (main script and loaded modules).
 pub type Sources = Rc<RefCell<HashMap<String, String>>>;
 
@@ -206,6 +243,12 @@ fn base_engine(opts: &Options, sources: &Sources) -> Engine {
         None => emit(&format!("[{pos}] {s}\n")),
     });
     e.set_max_operations(opts.max_operations);
+    // SIGINT and SIGTERM stop the script at its next operation; run_compiled
+    // then closes its outputs and the status is 130 or 143.
+    e.on_progress(|_| {
+        crate::output::interrupted()
+            .map(|sig| Dynamic::from(Interrupted(sig)))
+    });
     e.set_max_call_levels(256);
     // Explicit, so debug and release builds accept the same scripts (Rhai's
     // defaults differ between them).
@@ -259,18 +302,15 @@ pub fn engine_on(
         use std::io::Write;
         let _ = writeln!(std::io::stderr(), "{s}");
     });
+    // Rhai's own sleep(INT) and sleep(FLOAT) would win over a Dynamic one:
+    // these replace them, so that the bounds hold and a signal ends a sleep.
+    e.register_fn("sleep", |secs: rhai::INT| sleep_secs(secs as f64));
+    e.register_fn("sleep", |secs: rhai::FLOAT| sleep_secs(secs));
     e.register_fn("sleep", |secs: Dynamic| -> Result<(), Box<EvalAltResult>> {
-        let t = secs
-            .as_float()
-            .or_else(|_| secs.as_int().map(|i| i as f64))
-            .map_err(|t| err_msg(format!("sleep takes seconds, not {t}")))?;
-        if !(0.0..=86400.0).contains(&t) {
-            return Err(err_msg(format!(
-                "sleep({t}): seconds must be between 0 and 86400"
-            )));
-        }
-        std::thread::sleep(std::time::Duration::from_secs_f64(t));
-        Ok(())
+        Err(err_msg(format!(
+            "sleep takes seconds, not {}",
+            secs.type_name()
+        )))
     });
     e.register_fn(
         "assert",
@@ -398,7 +438,11 @@ fn run_compiled(
         .map_err(|e| report::parse_error(name, source, &e))?;
     ast.set_source(name);
     let mut scope = script_scope(args, opts);
-    match engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast) {
+    // The pcap_writers the script leaves open are closed (renamed into
+    // place) when it ends by itself, by exit() or by a signal, and given up
+    // (their paths untouched) when it fails.
+    let outputs = pcap::RunOutputs::enter();
+    let outcome = match engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast) {
         Ok(v) => Ok(match v.clone().try_cast::<ExitCode>() {
             Some(ExitCode(c)) => Outcome::Exit((c & 0xff) as i32),
             None => Outcome::Value(v),
@@ -409,9 +453,40 @@ fn run_compiled(
                     .map(|c| (c.0 & 0xff) as i32)
                     .unwrap_or(0),
             )),
-            _ => Err(report::runtime_error(&e, name, &sources.borrow())),
+            // Stopped by SIGINT or SIGTERM (at an operation, or in a native
+            // loop that saw the signal): 130 or 143.
+            _ => match crate::output::interrupted() {
+                Some(sig) => Ok(Outcome::Exit(i32::from(crate::output::exit_status(sig)))),
+                None => Err(report::runtime_error(&e, name, &sources.borrow())),
+            },
         },
+    };
+    if outcome.is_err() {
+        outputs.discard_all();
+        return outcome;
     }
+    let errors = outputs.close_all();
+    if errors.is_empty() {
+        return outcome;
+    }
+    Err(outputs_report(errors))
+}
+
+/// The report of writers whose final flush or rename failed at the end of
+/// a script (each names its file).
+fn outputs_report(mut errors: Vec<crate::pcap::PcapError>) -> miette::Report {
+    if errors.len() == 1
+        && let Some(e) = errors.pop()
+    {
+        return miette::Report::new(e);
+    }
+    let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+    miette::miette!(
+        help = "check that the disk is not full and that you may write there; each of these files keeps what it had",
+        "{} capture files could not be completed when the script ended:\n{}",
+        errors.len(),
+        list.join("\n")
+    )
 }
 
 /// Reads and runs a script file.

@@ -340,7 +340,9 @@ fn capture_impl(
     let copts = CaptureOptions {
         count,
         timeout,
-        stop: None,
+        // SIGINT or SIGTERM (when pktscript runs a script file) ends the
+        // capture; the script then stops at its next operation.
+        stop: Some(&crate::output::STOP),
     };
     let mut kept = Array::new();
     let mut seen = 0i64;

@@ -1,10 +1,12 @@
 //! Bindings for reading and writing capture files.
 
 use super::{UserError, err_help, user_err};
+use crate::output::AtomicFile;
 use crate::packet::Packet;
-use crate::pcap::{PcapError, PcapReader, PcapWriter, Record};
+use crate::pcap::{Format, PcapError, PcapReader, PcapWriter, Record};
 use rhai::{Array, Dynamic, Engine, EvalAltResult};
 use std::cell::RefCell;
+use std::path::Path;
 use std::rc::Rc;
 
 type R<T> = Result<T, Box<EvalAltResult>>;
@@ -127,47 +129,172 @@ fn capture_filter(expr: &str, r: &PcapReader) -> R<Rc<crate::filter::Filter>> {
     Ok(f)
 }
 
-/// `pcap_writer(path)`: writes packets one at a time.
+/// `pcap_writer(path)`: writes packets one at a time to a temporary file
+/// beside `path` (see [`crate::output`]), which becomes `path` at
+/// `close()`, or when the script ends without an error (see
+/// [`RunOutputs`]). Until then `path` keeps what it had.
 #[derive(Clone)]
-pub struct Writer {
-    inner: Rc<RefCell<Option<PcapWriter>>>,
-    closed: Rc<RefCell<bool>>,
+pub struct Writer(Rc<RefCell<WriterState>>);
+
+struct WriterState {
     path: String,
-    linktype: Option<u32>,
+    /// Before the first packet: the file started (so that a bad path is
+    /// reported by `pcap_writer`), its header waiting for the first
+    /// packet's link type.
+    file: Option<AtomicFile>,
+    /// From the first packet on.
+    writer: Option<PcapWriter>,
+    closed: bool,
+    /// Whether a run ([`RunOutputs`]) closes or discards it at its end;
+    /// otherwise (the interactive session) it is closed when dropped.
+    owned: bool,
 }
 
-fn open_writer(path: &str) -> Writer {
-    Writer {
-        inner: Rc::new(RefCell::new(None)),
-        closed: Rc::new(RefCell::new(false)),
+impl WriterState {
+    /// Completes the file: renames it over the path (an empty capture of
+    /// Ethernet if no packet came).
+    fn close(&mut self) -> Result<(), PcapError> {
+        self.closed = true;
+        if let Some(w) = self.writer.take() {
+            return w.close();
+        }
+        match self.file.take() {
+            Some(file) => {
+                let format = Format::from_path(Path::new(&self.path));
+                PcapWriter::to_file(file, crate::packet::LINKTYPE_ETHERNET, format)?.close()
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Gives up: the temporary file goes, the path keeps what it had.
+    fn discard(&mut self) {
+        self.closed = true;
+        self.writer = None;
+        self.file = None;
+    }
+}
+
+impl Drop for WriterState {
+    fn drop(&mut self) {
+        if !self.owned
+            && !self.closed
+            && let Err(e) = self.close()
+        {
+            eprintln!("{:?}", miette::Report::new(e));
+        }
+    }
+}
+
+thread_local! {
+    /// The writers opened by each run in progress, innermost run last.
+    static RUNS: RefCell<Vec<Vec<Writer>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The `pcap_writer`s of one script run. A writer belongs to the innermost
+/// run in progress when it is opened; when the run ends,
+/// [`close_all`](RunOutputs::close_all) closes those the script did not
+/// close (each renamed into place), or [`discard_all`](RunOutputs::discard_all)
+/// (also what dropping does) gives them up, their paths untouched.
+#[must_use]
+pub struct RunOutputs {
+    depth: usize,
+}
+
+impl RunOutputs {
+    /// Starts collecting the writers of a run.
+    pub fn enter() -> RunOutputs {
+        RUNS.with(|r| {
+            let mut r = r.borrow_mut();
+            r.push(Vec::new());
+            RunOutputs { depth: r.len() }
+        })
+    }
+
+    fn take(&mut self) -> Vec<Writer> {
+        let depth = std::mem::take(&mut self.depth);
+        if depth == 0 {
+            return Vec::new();
+        }
+        RUNS.with(|r| {
+            let mut r = r.borrow_mut();
+            let mine = r.get_mut(depth - 1).map(std::mem::take).unwrap_or_default();
+            r.truncate(depth - 1);
+            mine
+        })
+    }
+
+    /// Closes every writer still open, in the order they were opened, and
+    /// returns the errors (a final flush that failed, a rename refused).
+    pub fn close_all(mut self) -> Vec<PcapError> {
+        let mut errors = Vec::new();
+        for w in self.take() {
+            let mut st = w.0.borrow_mut();
+            if !st.closed
+                && let Err(e) = st.close()
+            {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    /// Gives up every writer still open: their paths keep what they had.
+    pub fn discard_all(mut self) {
+        for w in self.take() {
+            w.0.borrow_mut().discard();
+        }
+    }
+}
+
+impl Drop for RunOutputs {
+    fn drop(&mut self) {
+        for w in self.take() {
+            w.0.borrow_mut().discard();
+        }
+    }
+}
+
+fn open_writer(path: &str) -> R<Writer> {
+    // The file is started now, so that a bad path is reported here.
+    let file = AtomicFile::create(path).map_err(|e| {
+        let mut err = PcapError::new_writing(path, e);
+        err.format = Some(Format::from_path(Path::new(path)));
+        user_err(err)
+    })?;
+    let w = Writer(Rc::new(RefCell::new(WriterState {
         path: path.to_string(),
-        linktype: None,
-    }
+        file: Some(file),
+        writer: None,
+        closed: false,
+        owned: false,
+    })));
+    RUNS.with(|r| {
+        if let Some(run) = r.borrow_mut().last_mut() {
+            run.retain(|o| !o.0.borrow().closed);
+            run.push(w.clone());
+            w.0.borrow_mut().owned = true;
+        }
+    });
+    Ok(w)
 }
 
-fn writer_write(w: &mut Writer, p: &mut Packet) -> R<()> {
-    if *w.closed.borrow() {
-        return Err(err_help(
-            format!("the pcap writer for {} is closed", w.path),
-            "write every packet before close(), or open a new writer with pcap_writer(path)",
-        ));
-    }
-    let mut slot = w.inner.borrow_mut();
-    // The file was created for Ethernet (to report a bad path early): the
-    // first packet says the link type it really has.
-    if slot
-        .as_ref()
-        .is_some_and(|wr| wr.records_written() == 0 && wr.linktype() != p.linktype)
+fn writer_write(w: &Writer, p: &mut Packet) -> R<()> {
+    let mut st = w.0.borrow_mut();
+    if st.writer.is_none()
+        && let Some(file) = st.file.take()
     {
-        *slot = None;
+        // The first packet says the file's link type.
+        let format = Format::from_path(Path::new(&st.path));
+        st.writer = Some(PcapWriter::to_file(file, p.linktype, format).map_err(user_err)?);
     }
-    if slot.is_none() {
-        *slot = Some(PcapWriter::create(&w.path, p.linktype).map_err(user_err)?);
-        w.linktype = Some(p.linktype);
-    }
-    match slot.as_mut() {
-        Some(wr) => write_packet(wr, p).map_err(user_err),
-        None => Ok(()),
+    let st = &mut *st;
+    match st.writer.as_mut() {
+        Some(wr) if !st.closed => write_packet(wr, p).map_err(user_err),
+        _ => Err(err_help(
+            format!("the pcap writer for {} is closed", st.path),
+            "write every packet before close(), or open a new writer with pcap_writer(path)",
+        )),
     }
 }
 
@@ -190,7 +317,8 @@ pub fn write_packet(w: &mut PcapWriter, p: &mut Packet) -> Result<(), PcapError>
 
 /// Copies a capture, setting fields in every packet that has the layer
 /// (`edits` maps "layer.field" to a value); lengths and checksums follow.
-/// Returns (packets read, packets changed).
+/// Returns (packets read, packets changed). The output replaces `output`
+/// only once complete (it may be the input itself).
 pub fn rewrite(
     input: &str,
     output: &str,
@@ -202,6 +330,8 @@ pub fn rewrite(
     let (mut read, mut changed) = (0i64, 0i64);
     let mut progress = crate::progress::Progress::new("packets rewritten", None);
     while r.next_into(&mut rec).map_err(user_err)? {
+        // Stopped by a signal: the output is dropped, its path untouched.
+        super::check_interrupted()?;
         progress.inc(1);
         let data = std::mem::take(&mut rec.data);
         let mut p = packet_from_record(Record {
@@ -226,7 +356,8 @@ pub fn rewrite(
     Ok((read, changed))
 }
 
-/// Writes packets to a file; the link type comes from the first packet.
+/// Writes packets to a file, which replaces `path` only once complete; the
+/// link type comes from the first packet.
 pub fn write_packets(path: &str, packets: &mut [Packet]) -> Result<usize, PcapError> {
     let linktype = packets
         .first()
@@ -236,6 +367,13 @@ pub fn write_packets(path: &str, packets: &mut [Packet]) -> Result<usize, PcapEr
     let mut progress =
         crate::progress::Progress::new("packets written", Some(packets.len() as u64));
     for p in packets.iter_mut() {
+        if crate::output::interrupted().is_some() {
+            // Dropped unclosed: the path keeps what it had.
+            return Err(PcapError::new_writing(
+                path,
+                std::io::Error::new(std::io::ErrorKind::Interrupted, "interrupted by a signal"),
+            ));
+        }
         write_packet(&mut w, p)?;
         progress.inc(1);
     }
@@ -307,17 +445,7 @@ pub fn register(e: &mut Engine) {
             .map(|n| n as i64)
             .map_err(user_err)
     });
-    e.register_fn("pcap_writer", |path: &str| -> R<Writer> {
-        let w = open_writer(path);
-        // Create the file now so that errors (a bad directory) show here.
-        let mut slot = w.inner.borrow_mut();
-        *slot = Some(PcapWriter::create(path, crate::packet::LINKTYPE_ETHERNET).map_err(user_err)?);
-        drop(slot);
-        Ok(Writer {
-            linktype: Some(crate::packet::LINKTYPE_ETHERNET),
-            ..w
-        })
-    });
+    e.register_fn("pcap_writer", open_writer);
     e.register_fn("write", |w: &mut Writer, p: Packet| -> R<()> {
         let mut p = p;
         writer_write(w, &mut p)
@@ -359,10 +487,6 @@ pub fn register(e: &mut Engine) {
         },
     );
     e.register_fn("close", |w: &mut Writer| -> R<()> {
-        *w.closed.borrow_mut() = true;
-        match w.inner.borrow_mut().take() {
-            Some(wr) => wr.close().map_err(user_err),
-            None => Ok(()),
-        }
+        w.0.borrow_mut().close().map_err(user_err)
     });
 }
