@@ -1046,6 +1046,12 @@ impl Parser<'_> {
                             &[],
                         ));
                     }
+                    // As libpcap: the kernel refuses a constant shift of 32
+                    // or more (found by fuzz/fuzz_targets/bpf.rs).
+                    if matches!(op, ArOp::Lsh | ArOp::Rsh) && matches!(r, Arith::Num(k) if k > 31) {
+                        self.pos = at;
+                        return Err(self.err("shift by more than 31 bits", &[]));
+                    }
                     e = Arith::Bin(*op, Box::new(e), Box::new(r));
                     continue 'outer;
                 }
