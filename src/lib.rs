@@ -9,6 +9,7 @@ pub mod compare;
 pub mod filter;
 pub mod layers;
 pub mod link;
+pub mod memory;
 pub mod net;
 pub mod output;
 pub mod packet;

@@ -1,9 +1,14 @@
 //! The `pktscript` command.
 
 use clap::Parser;
+use pktscript::memory::MemoryLimit;
 use pktscript::script::{self, Options, Outcome};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Counts the bytes in use, for `--max-memory` (pktscript::memory).
+#[global_allocator]
+static ALLOC: pktscript::memory::Counting = pktscript::memory::Counting;
 
 /// Scriptable packet tool: build, dissect, edit and write packets from Rhai scripts.
 #[derive(Parser, Debug)]
@@ -20,6 +25,12 @@ struct Cli {
     /// Bound on script operations, so a runaway loop ends with an error (0 = unlimited)
     #[arg(long, value_name = "N", default_value_t = script::DEFAULT_MAX_OPERATIONS)]
     max_operations: u64,
+
+    /// Bound on the memory the process may use, so a runaway script ends with an error
+    /// (SIZE as 512M, 2G; 0 or none = unlimited; the default is 4G, or half the memory
+    /// of a machine with less than 8 GiB)
+    #[arg(long, value_name = "SIZE", default_value_t = MemoryLimit::default_for_machine())]
+    max_memory: MemoryLimit,
 
     /// Default network interface for sendp, capture, srp1... (else the default route's)
     #[arg(long, value_name = "IFACE")]
@@ -68,8 +79,8 @@ fn split_args(raw: &[std::ffi::OsString]) -> usize {
         let a = raw[i].to_string_lossy();
         match a.as_ref() {
             "--" => return i + 1,
-            "-e" | "--eval" | "-i" | "--interactive" | "--max-operations" | "--iface"
-            | "--dump-bpf" | "--linktype" => i += 2,
+            "-e" | "--eval" | "-i" | "--interactive" | "--max-operations" | "--max-memory"
+            | "--iface" | "--dump-bpf" | "--linktype" => i += 2,
             s if s.starts_with('-') && s.len() > 1 => i += 1,
             _ => return i,
         }
@@ -148,6 +159,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    pktscript::memory::set_limit(cli.max_memory.0);
     let opts = Options {
         max_operations: cli.max_operations,
         script_dir: Some(PathBuf::from(".")),

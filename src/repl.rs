@@ -329,7 +329,8 @@ impl Session {
             if INTERRUPTED.swap(false, Ordering::SeqCst) {
                 Some(Dynamic::from("interrupted"))
             } else {
-                None
+                // The memory cap (--max-memory), as for scripts.
+                script::limits::memory_stop()
             }
         });
         let scope = script::script_scope(args, opts);
@@ -376,7 +377,8 @@ impl Session {
         };
         ast.clear_statements();
         self.ast = ast;
-        match result {
+        let stopped_for_memory = matches!(&result, Err(e) if is_memory_stop(e));
+        let next = match result {
             Ok(v) => {
                 if let Some(ExitCode(c)) = v.clone().try_cast::<ExitCode>() {
                     return Next::Exit((c & 0xff) as i32);
@@ -392,7 +394,7 @@ impl Session {
                         .map(|c| (c.0 & 0xff) as i32)
                         .unwrap_or(0),
                 ),
-                EvalAltResult::ErrorTerminated(..) => {
+                EvalAltResult::ErrorTerminated(..) if !stopped_for_memory => {
                     eprintln!("interrupted");
                     Next::Continue
                 }
@@ -404,6 +406,44 @@ impl Session {
                     Next::Continue
                 }
             },
+        };
+        if crate::memory::check().is_err() {
+            self.free_memory();
+        }
+        next
+    }
+
+    /// Past the memory cap after an entry (what it built stays in the
+    /// session's variables), every later entry would stop at once: sets
+    /// variables to (), the largest first, until the session is back under
+    /// the cap, and says which.
+    fn free_memory(&mut self) {
+        let mut names: Vec<(usize, usize, String)> = {
+            let scope = self.scope.borrow();
+            // iter_raw lists the latest variables first.
+            scope
+                .iter_raw()
+                .enumerate()
+                .filter(|(_, (_, constant, v))| !constant && !v.is_unit())
+                .map(|(i, (n, _, v))| (script::limits::value_size(v), i, n.to_string()))
+                .collect()
+        };
+        names.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut cleared: Vec<String> = Vec::new();
+        for (_, _, name) in names {
+            if crate::memory::check().is_ok() {
+                break;
+            }
+            if !cleared.contains(&name) {
+                self.scope.borrow_mut().set_value(name.as_str(), ());
+                cleared.push(name);
+            }
+        }
+        if !cleared.is_empty() {
+            eprintln!(
+                "to get the session back under its memory limit, these variables were set to (): {}",
+                cleared.join(", ")
+            );
         }
     }
 
@@ -462,6 +502,17 @@ impl Session {
             _ => eprintln!("unknown command {line}: try :help"),
         }
         Some(Next::Continue)
+    }
+}
+
+/// Whether an entry's error is the memory cap's stop (possibly inside
+/// function calls).
+fn is_memory_stop(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorTerminated(v, _) => v.is::<script::limits::MemoryStop>(),
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+        | EvalAltResult::ErrorInModule(_, inner, _) => is_memory_stop(inner),
+        _ => false,
     }
 }
 

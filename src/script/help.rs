@@ -414,6 +414,30 @@ pub static FUNCTIONS: &[FnDoc] = &[
     ),
     f!(
         "utilities",
+        "blob",
+        "blob() -> blob; blob(n) -> blob; blob(n, byte) -> blob",
+        "Rhai's BLOB of n zero bytes (or copies of byte); refused when n bytes would pass the memory limit (--max-memory)."
+    ),
+    f!(
+        "utilities",
+        "pad",
+        "blob.pad(n, byte); array.pad(n, item); string.pad(n, char_or_string)",
+        "Rhai's pad: grows the value to n bytes, items or characters; refused when that would pass the memory limit (--max-memory)."
+    ),
+    f!(
+        "utilities",
+        "to_chars",
+        "string.to_chars() -> array",
+        "Rhai's array of the characters of a string (16 bytes each); refused when it would pass the memory limit (--max-memory)."
+    ),
+    f!(
+        "utilities",
+        "to_array",
+        "blob.to_array() -> array",
+        "Rhai's array of the bytes of a BLOB, as integers (16 bytes each); refused when it would pass the memory limit (--max-memory)."
+    ),
+    f!(
+        "utilities",
         "eprint",
         "eprint(s)",
         "Prints a line on standard error."

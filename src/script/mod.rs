@@ -3,6 +3,7 @@
 //! not live here; these functions convert values and call the library.
 
 pub mod help;
+pub mod limits;
 pub mod net;
 pub mod packet;
 pub mod pcap;
@@ -245,15 +246,21 @@ fn base_engine(opts: &Options, sources: &Sources) -> Engine {
     e.set_max_operations(opts.max_operations);
     // SIGINT and SIGTERM stop the script at its next operation; run_compiled
     // then closes its outputs and the status is 130 or 143.
+    // Past the memory cap (--max-memory), likewise (see limits::memory_stop).
     e.on_progress(|_| {
         crate::output::interrupted()
             .map(|sig| Dynamic::from(Interrupted(sig)))
+            .or_else(limits::memory_stop)
     });
     e.set_max_call_levels(256);
     // Explicit, so debug and release builds accept the same scripts (Rhai's
     // defaults differ between them).
     e.set_max_expr_depths(128, 64);
     e.disable_symbol("eval");
+    // Memory: the on_progress check above, and checks before Rhai's
+    // functions that allocate by a size the script gives (blob(n), pad...).
+    // Rhai's own size limits stay off: see limits.rs for why.
+    limits::register(&mut e);
     e.set_module_resolver(resolver::Resolver::new(
         opts.script_dir.clone(),
         sources.clone(),

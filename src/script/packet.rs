@@ -529,7 +529,12 @@ pub fn register(e: &mut Engine) {
         .register_fn("to_debug", |p: &mut Packet| format!("<{}>", p.summary()))
         .register_fn("details", |p: &mut Packet| p.details())
         .register_fn("show", |p: &mut Packet| super::emit(&p.details()))
-        .register_fn("hexdump", |p: &mut Packet| p.hexdump())
+        .register_fn("hexdump", |p: &mut Packet| -> R<String> {
+            super::limits::reserve(p.len().div_ceil(16).saturating_mul(76), || {
+                format!("hexdump() of a packet of {} bytes", p.len())
+            })?;
+            Ok(p.hexdump())
+        })
         .register_fn("len", |p: &mut Packet| p.len() as i64)
         .register_fn("bytes", |p: &mut Packet| -> Blob { p.bytes().to_vec() })
         .register_fn("has", |p: &mut Packet, name: &str| p.has(name))
@@ -629,8 +634,12 @@ pub fn register(e: &mut Engine) {
             .filter(|c| !c.is_ascii_whitespace() && *c != b':' && *c != b'-')
             .collect();
         if !digits.len().is_multiple_of(2) {
+            // The text shown is cut: it may be huge.
+            let shown: String = s.chars().take(40).collect();
+            let more = if shown.len() < s.len() { "..." } else { "" };
             return Err(err_msg(format!(
-                "from_hex: odd number of hex digits in {s:?}"
+                "from_hex: odd number of hex digits ({}) in {shown:?}{more}",
+                digits.len()
             )));
         }
         digits
@@ -648,13 +657,22 @@ pub fn register(e: &mut Engine) {
             })
             .collect()
     });
-    e.register_fn("to_hex", |b: Blob| -> ImmutableString {
-        b.iter()
+    e.register_fn("to_hex", |b: Blob| -> R<ImmutableString> {
+        super::limits::reserve(b.len().saturating_mul(2), || {
+            format!("to_hex() of a BLOB of {} bytes", b.len())
+        })?;
+        Ok(b.iter()
             .map(|x| format!("{x:02x}"))
             .collect::<String>()
-            .into()
+            .into())
     });
-    e.register_fn("hexdump", |b: Blob| crate::packet::hexdump(&b));
+    e.register_fn("hexdump", |b: Blob| -> R<String> {
+        // 76 characters a line of 16 bytes.
+        super::limits::reserve(b.len().div_ceil(16).saturating_mul(76), || {
+            format!("hexdump() of a BLOB of {} bytes", b.len())
+        })?;
+        Ok(crate::packet::hexdump(&b))
+    });
 }
 
 fn register_enum(e: &mut Engine) {

@@ -406,6 +406,9 @@ pub fn register(e: &mut Engine) {
         let mut out = Array::new();
         let mut progress = crate::progress::Progress::new("packets read", None);
         for rec in r {
+            // A capture larger than the memory cap stops here, not at the
+            // allocator's ceiling.
+            super::limits::check_memory()?;
             out.push(Dynamic::from(packet_from_record(rec.map_err(user_err)?)));
             progress.inc(1);
         }
@@ -429,6 +432,7 @@ pub fn register(e: &mut Engine) {
         let mut rec = Record::default();
         while r.next_into(&mut rec).map_err(user_err)? {
             if record_matches(&f, &rec)? {
+                super::limits::check_memory()?;
                 out.push(Dynamic::from(packet_from_record(std::mem::take(&mut rec))));
             }
         }

@@ -173,6 +173,14 @@ fn describe(e: &EvalAltResult) -> (String, Option<String>, &'static str) {
             Some("if the work is real, raise the limit: pktscript --max-operations N (0 = unlimited)".into()),
             "pktscript::limit",
         ),
+        EvalAltResult::ErrorTerminated(v, _) if v.is::<super::limits::MemoryStop>() => {
+            let (message, help) = v
+                .clone()
+                .try_cast::<super::limits::MemoryStop>()
+                .map(|m| m.describe())
+                .unwrap_or_default();
+            (message, Some(help), "pktscript::limit")
+        }
         EvalAltResult::ErrorFunctionNotFound(sig, _) => (
             format!("no function {sig}"),
             Some(
